@@ -30,8 +30,9 @@ export type Op =
 export interface Transaction {
   /** `database.table` */
   readonly table: string;
+  /** stamp.node is the origin; stamp.epoch is the origin's publish epoch for this table (I10) */
   readonly stamp: Stamp;
-  /** publish epoch of the origin's outbox for this table (I10); equals stamp.epoch for local writes */
+  /** sequence per (origin, publish epoch, table): 1, 2, 3 … in commit order (SPEC §5) */
   readonly seq: number;
   readonly ops: readonly Op[];
 }
