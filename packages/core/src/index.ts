@@ -1,0 +1,15 @@
+/** @tablemesh/core — codec, topics, HLC, merge, store, outbox, feed. Never imports mqtt, aedes, http or cli. */
+export * from './canonical-json.js';
+export * from './errors.js';
+export * from './hlc.js';
+export * from './merge.js';
+export * from './store/commit.js';
+export * from './store/keys.js';
+export * from './store/kv.js';
+export * from './store/level-kv.js';
+export * from './store/memory-kv.js';
+export * from './store/query.js';
+export * from './store/store.js';
+export * from './store/tables.js';
+export * from './types.js';
+export * from './validate.js';

@@ -1,0 +1,265 @@
+/**
+ * Transactions and group commit (I6).
+ *
+ * The logical part of every transaction (reads, merge, index and outbox updates) runs one at a time under a
+ * lock, so two writers never read the same old state. Its writes join the currently open *group*; the group is
+ * written as one LevelDB batch with fsync, and every transaction in it resolves only after that write resolved.
+ * While one group is being fsync'd the next one fills up: many concurrent writers share one fsync.
+ *
+ * Writes that are prepared but not yet durable live in an overlay that later transactions read through, so a
+ * transaction sees every earlier one. Reads outside transactions see durable data only (read committed).
+ * A failed storage write leaves memory ahead of disk, so the committer refuses all later work (TM_STORE_FAILED).
+ */
+import { TmError } from '../errors.js';
+import type { BinKey } from './keys.js';
+import { inRange, type KvBackend, type KvRange, type KvWrite } from './kv.js';
+
+/** Observes the commit pipeline; used by ordering tests and metrics. */
+export interface CommitObserver {
+  /** a group batch was handed to the backend */
+  batchStarted?(groupId: number, keys: readonly BinKey[]): void;
+  /** the backend resolved the batch (fsync'd when sync is on) */
+  batchResolved?(groupId: number): void;
+}
+
+/** Options of the committer. */
+export interface CommitterOptions {
+  /** fsync every group (default true; `durability: fsync`) */
+  readonly sync: boolean;
+  /** writes added to every group batch, e.g. the HLC high-water mark (I1) */
+  readonly extraWrites?: () => readonly KvWrite[];
+  readonly observer?: CommitObserver;
+}
+
+interface Group {
+  readonly id: number;
+  readonly writes: Map<BinKey, Buffer | undefined>;
+  readonly done: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+function makeGroup(id: number): Group {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  done.catch(() => {}); // observed by each transaction; avoid unhandled rejections for empty groups
+  return { id, writes: new Map(), done, resolve, reject };
+}
+
+/** A transaction: reads see its own writes, then prepared-but-unsynced writes, then disk. */
+export class Tx {
+  /** this transaction's writes; undefined = delete */
+  readonly writes = new Map<BinKey, Buffer | undefined>();
+  private readonly preparedHooks: (() => void)[] = [];
+  private readonly durableHooks: (() => void)[] = [];
+
+  constructor(private readonly committer: Committer) {}
+
+  /** Reads a key through this transaction's view. */
+  async get(key: BinKey): Promise<Buffer | undefined> {
+    if (this.writes.has(key)) return this.writes.get(key);
+    return this.committer.readThrough(key);
+  }
+
+  put(key: BinKey, value: Buffer): void {
+    this.writes.set(key, value);
+  }
+
+  del(key: BinKey): void {
+    this.writes.set(key, undefined);
+  }
+
+  /** Iterates a range through this transaction's view (disk merged with the overlay and own writes). */
+  async *iterate(range: KvRange): AsyncIterable<[BinKey, Buffer]> {
+    const pending = new Map<BinKey, Buffer | undefined>();
+    for (const [key, value] of this.committer.overlayEntries())
+      if (inRange(key, range)) pending.set(key, value);
+    for (const [key, value] of this.writes) if (inRange(key, range)) pending.set(key, value);
+    const pendingKeys = [...pending.keys()].sort();
+    if (range.reverse) pendingKeys.reverse();
+    const before = (a: BinKey, b: BinKey): boolean => (range.reverse ? a > b : a < b);
+    const limit = range.limit ?? Number.POSITIVE_INFINITY;
+    let emitted = 0;
+    let p = 0;
+    const emit = function* (key: BinKey, value: Buffer | undefined): Generator<[BinKey, Buffer]> {
+      if (value !== undefined && emitted < limit) {
+        emitted++;
+        yield [key, value];
+      }
+    };
+    const diskRange: KvRange = { ...range, limit: undefined };
+    for await (const [key, value] of this.committer.kv.iterate(diskRange)) {
+      while (p < pendingKeys.length && before(pendingKeys[p]!, key)) {
+        const k = pendingKeys[p++]!;
+        yield* emit(k, pending.get(k));
+      }
+      if (p < pendingKeys.length && pendingKeys[p] === key) {
+        p++;
+        yield* emit(key, pending.get(key));
+      } else {
+        yield* emit(key, value);
+      }
+      if (emitted >= limit) return;
+    }
+    while (p < pendingKeys.length && emitted < limit) {
+      const k = pendingKeys[p++]!;
+      yield* emit(k, pending.get(k));
+    }
+  }
+
+  /** Runs `fn` synchronously once this transaction's writes joined a group (in commit order, under the lock). */
+  onPrepared(fn: () => void): void {
+    this.preparedHooks.push(fn);
+  }
+
+  /** Runs `fn` after the group holding this transaction is durable. */
+  onDurable(fn: () => void): void {
+    this.durableHooks.push(fn);
+  }
+
+  /** @internal */
+  runPrepared(): void {
+    for (const fn of this.preparedHooks) fn();
+  }
+
+  /** @internal */
+  runDurable(): void {
+    for (const fn of this.durableHooks) fn();
+  }
+}
+
+/** Serialises transactions and writes them in fsync'd groups (I6 group commit). */
+export class Committer {
+  private lock: Promise<void> = Promise.resolve();
+  private open: Group;
+  private flushing: Group | undefined;
+  private nextGroupId = 1;
+  private readonly overlay = new Map<BinKey, { value: Buffer | undefined; group: number }>();
+  private failure: unknown;
+  private closed = false;
+  /** number of group batches written; with sync on, the number of fsyncs */
+  batchesWritten = 0;
+  /** number of transactions committed */
+  transactionsCommitted = 0;
+
+  constructor(
+    readonly kv: KvBackend,
+    private readonly options: CommitterOptions,
+  ) {
+    this.open = makeGroup(this.nextGroupId++);
+  }
+
+  /** Reads a key including prepared-but-unsynced writes. */
+  async readThrough(key: BinKey): Promise<Buffer | undefined> {
+    const pending = this.overlay.get(key);
+    if (pending !== undefined) return pending.value;
+    return this.kv.get(key);
+  }
+
+  /** @internal prepared-but-unsynced writes */
+  *overlayEntries(): Iterable<[BinKey, Buffer | undefined]> {
+    for (const [key, entry] of this.overlay) yield [key, entry.value];
+  }
+
+  /**
+   * Runs `fn` as one atomic transaction. If `fn` throws, nothing is written and nothing in memory changes
+   * (hooks registered with onPrepared do not run). Resolves after the transaction's batch is durable.
+   */
+  async transact<T>(fn: (tx: Tx) => Promise<T> | T): Promise<T> {
+    const release = await this.acquire();
+    let group: Group;
+    let tx: Tx;
+    let result: T;
+    try {
+      this.assertUsable();
+      tx = new Tx(this);
+      result = await fn(tx);
+      this.assertUsable();
+      group = this.open;
+      for (const [key, value] of tx.writes) {
+        group.writes.set(key, value);
+        this.overlay.set(key, { value, group: group.id });
+      }
+      tx.runPrepared();
+      this.transactionsCommitted++;
+    } finally {
+      release();
+    }
+    this.scheduleFlush();
+    await group.done;
+    tx.runDurable();
+    return result;
+  }
+
+  /** Waits until everything prepared so far is durable. */
+  async flush(): Promise<void> {
+    const release = await this.acquire();
+    const group = this.open;
+    release();
+    if (group.writes.size > 0) {
+      this.scheduleFlush();
+      await group.done;
+    }
+    await this.flushing?.done;
+  }
+
+  /** Flushes and refuses further transactions. */
+  async close(): Promise<void> {
+    if (this.failure === undefined) await this.flush().catch(() => {});
+    this.closed = true;
+  }
+
+  private assertUsable(): void {
+    if (this.failure !== undefined) {
+      throw new TmError('TM_STORE_FAILED', `a storage write failed earlier: ${String(this.failure)}`);
+    }
+    if (this.closed) throw new TmError('TM_STORE_CLOSED', 'the store is closed');
+  }
+
+  private async acquire(): Promise<() => void> {
+    let release!: () => void;
+    const next = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const previous = this.lock;
+    this.lock = next;
+    await previous;
+    return release;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing !== undefined || this.open.writes.size === 0) return;
+    const group = this.open;
+    this.open = makeGroup(this.nextGroupId++);
+    this.flushing = group;
+    // setImmediate lets writers that are ready in this turn join the group before it is written.
+    setImmediate(() => void this.writeGroup(group));
+  }
+
+  private async writeGroup(group: Group): Promise<void> {
+    const batch: KvWrite[] = [];
+    for (const [key, value] of group.writes) batch.push({ key, value });
+    for (const extra of this.options.extraWrites?.() ?? []) batch.push(extra);
+    this.options.observer?.batchStarted?.(group.id, [...group.writes.keys()]);
+    try {
+      await this.kv.write(batch, this.options.sync);
+      this.batchesWritten++;
+      this.options.observer?.batchResolved?.(group.id);
+      for (const key of group.writes.keys()) {
+        if (this.overlay.get(key)?.group === group.id) this.overlay.delete(key);
+      }
+      group.resolve();
+    } catch (err) {
+      this.failure = err;
+      group.reject(new TmError('TM_STORE_FAILED', `storage write failed: ${String(err)}`));
+      this.open.reject(new TmError('TM_STORE_FAILED', `storage write failed: ${String(err)}`));
+    } finally {
+      this.flushing = undefined;
+    }
+    this.scheduleFlush();
+  }
+}

@@ -1,0 +1,574 @@
+/**
+ * The node's store: tables of records kept as full merge state (I4), their indexes, a per-table change log,
+ * local retention, the HLC high-water mark (I1) — all written through one committer so that a transaction's
+ * data, outbox or feed entry, change-log entry, marks and HLC mark land in one fsync'd batch (I6, I7).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { canonicalJson } from '../canonical-json.js';
+import { TmError } from '../errors.js';
+import { HlcClock } from '../hlc.js';
+import {
+  decodeState,
+  emptyState,
+  encodeState,
+  foldOps,
+  joinStates,
+  liveRecord,
+  stateOfOp,
+} from '../merge.js';
+import type { JsonValue, Op, PrimaryKey, RecordState, Stamp, Transaction } from '../types.js';
+import { assertPrimaryKey, assertRecordSize, validateRecordAttrs } from '../validate.js';
+import { type CommitObserver, Committer, type Tx } from './commit.js';
+import { type BinKey, decodeKey, encodeKey, prefixEnd } from './keys.js';
+import type { KvBackend } from './kv.js';
+import { assertQuery, compareValues, matches, type Plan, planQuery, type Query, toKeyPart } from './query.js';
+import { makeTableDef, type TableDef, type TableInput, tableRef } from './tables.js';
+
+export type { Tx } from './commit.js';
+
+/** Live record as applications see it: attributes, primary key, `__createdtime__`, `__updatedtime__`. */
+export type LiveRecord = Record<string, JsonValue>;
+
+/** One change applied to a table, local or replicated, as kept in the change log (SSE source). */
+export interface Change {
+  readonly seq: number;
+  readonly table: string;
+  readonly key: PrimaryKey;
+  /** the live record after the change; null when the record no longer exists */
+  readonly record: LiveRecord | null;
+  readonly origin: string;
+  readonly wall: number;
+}
+
+/** Receives each local transaction inside its batch: the outbox (edge). May throw (e.g. TM_QUOTA_FULL). */
+export interface LocalTxSink {
+  /** the publish epoch and next seq of `table`, or undefined when the table is not published */
+  next(table: string): { epoch: string; seq: number } | undefined;
+  /** appends the transaction in the same batch; memory changes go in tx.onPrepared */
+  append(tx: Tx, txn: Transaction): Promise<void> | void;
+}
+
+/** A request's writes to one table (ops before folding; attrs may include the primary key attribute). */
+export interface LocalWrite {
+  readonly table: string;
+  readonly ops: readonly Op[];
+}
+
+/** Store limits and behaviour (SPEC §7 defaults). */
+export interface StoreOptions {
+  readonly kv: KvBackend;
+  readonly nodeId: string;
+  readonly now?: () => number;
+  /** fsync every group commit (durability: fsync); default true */
+  readonly sync?: boolean;
+  readonly maxRecordBytes?: number;
+  readonly maxTxBytes?: number;
+  readonly maxOpsPerTx?: number;
+  /** change-log entries kept per table */
+  readonly changeLogRetention?: number;
+  readonly observer?: CommitObserver;
+}
+
+const META_EPOCH = encodeKey(['m', 'epoch']);
+const META_HLC = encodeKey(['m', 'hlc']);
+const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v), 'utf8');
+const parse = <T>(b: Buffer): T => JSON.parse(b.toString('utf8')) as T;
+
+/** Key of a record's merge state. */
+export const recordKey = (table: string, key: PrimaryKey): BinKey => encodeKey(['r', table, key]);
+
+/** The store of one node. Open with Store.open; all writes go through transact(). */
+export class Store {
+  /** records fetched by queries and reads (the "reads only those rows" check) */
+  readonly stats = { recordsRead: 0 };
+  readonly maxRecordBytes: number;
+  readonly maxTxBytes: number;
+  readonly maxOpsPerTx: number;
+  private readonly tables = new Map<string, TableDef>();
+  private readonly changeSeq = new Map<string, { first: number; next: number }>();
+  private readonly listeners = new Set<(changes: readonly Change[]) => void>();
+  private sink: LocalTxSink | undefined;
+  /** change-log entries a transaction has added per table, before it is prepared */
+  private readonly pendingChanges = new WeakMap<Tx, Map<string, number>>();
+
+  private constructor(
+    readonly kv: KvBackend,
+    readonly committer: Committer,
+    readonly nodeId: string,
+    /** random id of this store, created when it is initialised (SPEC §5) */
+    readonly epoch: string,
+    readonly clock: HlcClock,
+    readonly now: () => number,
+    private readonly changeLogRetention: number,
+    options: StoreOptions,
+  ) {
+    this.maxRecordBytes = options.maxRecordBytes ?? 128 * 1024;
+    this.maxTxBytes = options.maxTxBytes ?? 256 * 1024;
+    this.maxOpsPerTx = options.maxOpsPerTx ?? 1000;
+  }
+
+  /** Opens (and on first use initialises) a store. */
+  static async open(options: StoreOptions): Promise<Store> {
+    const now = options.now ?? Date.now;
+    await options.kv.open();
+    let epochBuf = await options.kv.get(META_EPOCH);
+    if (!epochBuf) {
+      epochBuf = json(randomBytes(8).toString('hex'));
+      await options.kv.write([{ key: META_EPOCH, value: epochBuf }], true);
+    }
+    const clock = new HlcClock({ now });
+    const hlcBuf = await options.kv.get(META_HLC);
+    if (hlcBuf) clock.restore(parse(hlcBuf)); // I1 across restarts
+    const committer = new Committer(options.kv, {
+      sync: options.sync ?? true,
+      // I1: the high-water mark is written in every batch
+      extraWrites: () => [{ key: META_HLC, value: json(clock.peek()) }],
+      ...(options.observer ? { observer: options.observer } : {}),
+    });
+    const store = new Store(
+      options.kv,
+      committer,
+      options.nodeId,
+      parse<string>(epochBuf),
+      clock,
+      now,
+      options.changeLogRetention ?? 10_000,
+      options,
+    );
+    await store.loadTables();
+    return store;
+  }
+
+  private async loadTables(): Promise<void> {
+    const prefix = encodeKey(['t']);
+    for await (const [, value] of this.kv.iterate({ gte: prefix, lt: prefixEnd(prefix) })) {
+      const def = parse<TableDef>(value);
+      this.tables.set(def.name, def);
+      const range = { gte: encodeKey(['c', def.name]), lt: prefixEnd(encodeKey(['c', def.name])) };
+      let first = 1;
+      let next = 1;
+      for await (const [key] of this.kv.iterate({ ...range, limit: 1 })) first = decodeKey(key)[2] as number;
+      for await (const [key] of this.kv.iterate({ ...range, reverse: true, limit: 1 })) {
+        next = (decodeKey(key)[2] as number) + 1;
+      }
+      this.changeSeq.set(def.name, { first: Math.min(first, next), next });
+    }
+  }
+
+  /** Flushes pending groups and closes the backend. */
+  async close(): Promise<void> {
+    await this.committer.close();
+    await this.kv.close();
+  }
+
+  /** Runs `fn` as one atomic, durable transaction (see commit.ts). */
+  transact<T>(fn: (tx: Tx) => Promise<T> | T): Promise<T> {
+    return this.committer.transact(fn);
+  }
+
+  /** Sets the receiver of local transactions (the edge's outbox). */
+  setLocalSink(sink: LocalTxSink | undefined): void {
+    this.sink = sink;
+  }
+
+  /** Subscribes to changes once they are durable; returns the unsubscribe function. */
+  onChanges(listener: (changes: readonly Change[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- tables ----
+
+  /** The table's definition, or undefined. Accepts `table` (database `data`) or `db.table`. */
+  getTable(name: string): TableDef | undefined {
+    return this.tables.get(tableRef(name));
+  }
+
+  /** The table's definition; TM_UNKNOWN_TABLE if it does not exist. */
+  requireTable(name: string): TableDef {
+    const def = this.getTable(name);
+    if (!def) throw new TmError('TM_UNKNOWN_TABLE', `table '${tableRef(name)}' does not exist`);
+    return def;
+  }
+
+  /** All table definitions, by name. */
+  listTables(): TableDef[] {
+    return [...this.tables.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** Creates a table; TM_TABLE_EXISTS if it exists. */
+  async createTable(input: TableInput): Promise<TableDef> {
+    const def = makeTableDef(input, this.now());
+    return this.transact((tx) => {
+      if (this.tables.has(def.name))
+        throw new TmError('TM_TABLE_EXISTS', `table '${def.name}' already exists`);
+      tx.put(encodeKey(['t', def.name]), json(def));
+      tx.onPrepared(() => {
+        this.tables.set(def.name, def);
+        this.changeSeq.set(def.name, { first: 1, next: 1 });
+      });
+      return def;
+    });
+  }
+
+  /** Drops a table with all its records, indexes and change log; TM_UNKNOWN_TABLE if absent. */
+  async dropTable(name: string): Promise<void> {
+    const def = this.requireTable(name);
+    await this.transact((tx) => {
+      tx.del(encodeKey(['t', def.name]));
+      tx.onPrepared(() => {
+        this.tables.delete(def.name);
+        this.changeSeq.delete(def.name);
+      });
+    });
+    // The definition is gone, so nothing writes to these ranges any more; clear them in bounded batches.
+    for (const ns of ['r', 'i', 'x', 'c']) await this.clearPrefix(encodeKey([ns, def.name]));
+  }
+
+  private async clearPrefix(prefix: BinKey): Promise<void> {
+    for (let round = 0; round < 1_000_000; round++) {
+      const n = await this.transact(async (tx) => {
+        let count = 0;
+        for await (const [key] of tx.iterate({ gte: prefix, lt: prefixEnd(prefix), limit: 1000 })) {
+          tx.del(key);
+          count++;
+        }
+        return count;
+      });
+      if (n < 1000) return;
+    }
+  }
+
+  // ---- records inside a transaction ----
+
+  /** Reads a record's merge state through a transaction. */
+  async readState(tx: Tx, table: string, key: PrimaryKey): Promise<RecordState | undefined> {
+    const buf = await tx.get(recordKey(table, key));
+    return buf ? decodeState(buf.toString('utf8')) : undefined;
+  }
+
+  /**
+   * Joins `incoming` into the record's state (I4), maintaining indexes, the retention index and the change log.
+   * Returns the change, or undefined when the state did not change (a duplicate or an older write).
+   */
+  async mergeState(
+    tx: Tx,
+    def: TableDef,
+    key: PrimaryKey,
+    incoming: RecordState,
+    origin: string,
+  ): Promise<Change | undefined> {
+    const before = await this.readState(tx, def.name, key);
+    const after = joinStates(before ?? emptyState(), incoming);
+    const encoded = encodeState(after);
+    if (before && encoded === encodeState(before)) return undefined;
+    tx.put(recordKey(def.name, key), Buffer.from(encoded, 'utf8'));
+    const oldLive = before ? liveRecord(before, def.primaryKey, key) : undefined;
+    const newLive = liveRecord(after, def.primaryKey, key);
+    this.updateIndexes(tx, def, key, oldLive, newLive);
+    return this.appendChange(tx, def.name, key, newLive ?? null, origin);
+  }
+
+  /** Applies a transaction's ops by the I4 join and advances the HLC past its stamp (I2). */
+  async applyTransaction(tx: Tx, txn: Transaction): Promise<Change[]> {
+    const def = this.requireTable(txn.table);
+    this.clock.observe(txn.stamp); // I2
+    const changes: Change[] = [];
+    for (const op of txn.ops) {
+      const change = await this.mergeState(tx, def, op.key, stateOfOp(op, txn.stamp), txn.stamp.node);
+      if (change) changes.push(change);
+    }
+    if (changes.length > 0) tx.onDurable(() => this.emit(changes));
+    return changes;
+  }
+
+  /** Removes a record outright (retention, I13 snapshot pruning): no tombstone, logged as a change. */
+  async removeRecord(tx: Tx, def: TableDef, key: PrimaryKey, origin: string): Promise<Change | undefined> {
+    const before = await this.readState(tx, def.name, key);
+    if (!before) return undefined;
+    tx.del(recordKey(def.name, key));
+    this.updateIndexes(tx, def, key, liveRecord(before, def.primaryKey, key), undefined);
+    const change = this.appendChange(tx, def.name, key, null, origin);
+    tx.onDurable(() => this.emit([change]));
+    return change;
+  }
+
+  private indexEntries(def: TableDef, key: PrimaryKey, live: LiveRecord | undefined): BinKey[] {
+    if (!live) return [];
+    const keys = def.indexes.map((index) =>
+      encodeKey(['i', def.name, index.join(','), ...index.map((a) => toKeyPart(live[a])), key]),
+    );
+    if (def.expirationSec !== undefined) {
+      keys.push(encodeKey(['x', def.name, live['__updatedtime__'] as number, key]));
+    }
+    return keys;
+  }
+
+  private updateIndexes(
+    tx: Tx,
+    def: TableDef,
+    key: PrimaryKey,
+    oldLive?: LiveRecord,
+    newLive?: LiveRecord,
+  ): void {
+    const oldKeys = new Set(this.indexEntries(def, key, oldLive));
+    const newKeys = new Set(this.indexEntries(def, key, newLive));
+    for (const k of oldKeys) if (!newKeys.has(k)) tx.del(k);
+    for (const k of newKeys) if (!oldKeys.has(k)) tx.put(k, Buffer.alloc(0));
+  }
+
+  private appendChange(
+    tx: Tx,
+    table: string,
+    key: PrimaryKey,
+    record: LiveRecord | null,
+    origin: string,
+  ): Change {
+    const counters = this.changeSeq.get(table) ?? { first: 1, next: 1 };
+    // Sequence numbers are handed out in prepare order; the in-memory counter moves only once prepared.
+    let pending = this.pendingChanges.get(tx);
+    if (!pending) {
+      pending = new Map();
+      this.pendingChanges.set(tx, pending);
+    }
+    const offset = pending.get(table) ?? 0;
+    pending.set(table, offset + 1);
+    const seq = counters.next + offset;
+    const change: Change = { seq, table, key, record, origin, wall: this.now() };
+    tx.put(encodeKey(['c', table, seq]), json(change));
+    if (offset === 0) {
+      tx.onPrepared(() => {
+        const c = this.changeSeq.get(table);
+        if (c) c.next += pending?.get(table) ?? 0;
+      });
+      // Trim the oldest entries beyond retention, a few per transaction, so the log stays bounded.
+      const excess = seq - counters.first + 1 - this.changeLogRetention;
+      const trim = Math.min(Math.max(excess, 0), 4);
+      for (let i = 0; i < trim; i++) tx.del(encodeKey(['c', table, counters.first + i]));
+      if (trim > 0) {
+        tx.onPrepared(() => {
+          const c = this.changeSeq.get(table);
+          if (c) c.first += trim;
+        });
+      }
+    }
+    return change;
+  }
+
+  private emit(changes: readonly Change[]): void {
+    for (const listener of this.listeners) listener(changes);
+  }
+
+  // ---- local writes ----
+
+  /**
+   * Validates, folds, stamps and commits a local request touching one or more tables as **one** batch
+   * (all or nothing, SPEC §4), one transaction per table, each handed to the local sink (the outbox) in the
+   * same batch (I6). Resolves after the batch is durable, with the committed transactions.
+   */
+  async writeLocal(writes: readonly LocalWrite[]): Promise<Transaction[]> {
+    const perTable = this.prepareLocal(writes);
+    return this.transact(async (tx) => {
+      const txns: Transaction[] = [];
+      for (const [def, ops] of perTable) {
+        const slot = this.sink?.next(def.name);
+        const hlc = this.clock.next();
+        const stamp: Stamp = {
+          wall: hlc.wall,
+          counter: hlc.counter,
+          node: this.nodeId,
+          epoch: slot?.epoch ?? this.epoch,
+        };
+        const txn: Transaction = { table: def.name, stamp, seq: slot?.seq ?? 0, ops };
+        await this.applyTransaction(tx, txn);
+        if (slot) await this.sink?.append(tx, txn);
+        txns.push(txn);
+      }
+      return txns;
+    });
+  }
+
+  /** Validation of a local request before any lock is taken; returns folded ops per table. */
+  private prepareLocal(writes: readonly LocalWrite[]): Map<TableDef, Op[]> {
+    if (!Array.isArray(writes) || writes.length === 0) {
+      throw new TmError('TM_INVALID_ARGUMENT', 'a write needs at least one table with operations');
+    }
+    const grouped = new Map<TableDef, Op[]>();
+    for (const write of writes) {
+      const def = this.requireTable(write.table);
+      if (!Array.isArray(write.ops)) throw new TmError('TM_INVALID_ARGUMENT', 'ops must be an array');
+      const ops = grouped.get(def) ?? [];
+      for (const op of write.ops) ops.push(this.validateOp(def, op));
+      grouped.set(def, ops);
+    }
+    const result = new Map<TableDef, Op[]>();
+    for (const [def, ops] of grouped) {
+      const folded = foldOps(ops);
+      if (folded.length > this.maxOpsPerTx) {
+        throw new TmError(
+          'TM_TX_TOO_LARGE',
+          `${folded.length} operations on ${def.name}; the limit is ${this.maxOpsPerTx}`,
+        );
+      }
+      const bytes = Buffer.byteLength(canonicalJson(folded as unknown as JsonValue), 'utf8');
+      if (bytes > this.maxTxBytes) {
+        throw new TmError(
+          'TM_TX_TOO_LARGE',
+          `transaction on ${def.name} is ${bytes} bytes; the limit is ${this.maxTxBytes}`,
+        );
+      }
+      result.set(def, folded);
+    }
+    return result;
+  }
+
+  private validateOp(def: TableDef, op: Op): Op {
+    if (typeof op !== 'object' || op === null)
+      throw new TmError('TM_INVALID_ARGUMENT', 'an operation must be an object');
+    const key = assertPrimaryKey(op.key);
+    if (op.kind === 'delete') return { kind: 'delete', key };
+    if (op.kind !== 'put' && op.kind !== 'patch') {
+      throw new TmError(
+        'TM_INVALID_ARGUMENT',
+        `unknown operation '${String((op as { kind: unknown }).kind)}'`,
+      );
+    }
+    const attrs = validateRecordAttrs(op.attrs, def.primaryKey);
+    const given = (op.attrs as Record<string, unknown>)[def.primaryKey];
+    if (given !== undefined && given !== key) {
+      throw new TmError(
+        'TM_INVALID_KEY',
+        `record ${JSON.stringify(given)} does not match key ${JSON.stringify(key)}`,
+      );
+    }
+    assertRecordSize(attrs, this.maxRecordBytes);
+    return { kind: op.kind, key, attrs };
+  }
+
+  // ---- reads (durable data only) ----
+
+  /** The record's merge state, or undefined. */
+  async getState(table: string, key: PrimaryKey): Promise<RecordState | undefined> {
+    const def = this.requireTable(table);
+    const buf = await this.kv.get(recordKey(def.name, assertPrimaryKey(key)));
+    if (!buf) return undefined;
+    this.stats.recordsRead++;
+    return decodeState(buf.toString('utf8'));
+  }
+
+  /** The live record, or undefined when absent or deleted. */
+  async get(table: string, key: PrimaryKey): Promise<LiveRecord | undefined> {
+    const def = this.requireTable(table);
+    const state = await this.getState(def.name, key);
+    return state ? liveRecord(state, def.primaryKey, key) : undefined;
+  }
+
+  /** Iterates the full merge state of every record (live and tombstones) in key order. */
+  async *scanStates(table: string): AsyncIterable<[PrimaryKey, RecordState]> {
+    const def = this.requireTable(table);
+    const prefix = encodeKey(['r', def.name]);
+    for await (const [key, value] of this.kv.iterate({ gte: prefix, lt: prefixEnd(prefix) })) {
+      yield [decodeKey(key)[2] as PrimaryKey, decodeState(value.toString('utf8'))];
+    }
+  }
+
+  /** Runs a query (conditions ANDed, then sort, offset, limit, select); reads only what its plan selects. */
+  async query(table: string, query: Query = {}): Promise<LiveRecord[]> {
+    const def = this.requireTable(table);
+    assertQuery(query);
+    const conditions = query.conditions ?? [];
+    const plan = planQuery(def.name, def.primaryKey, def.indexes, conditions);
+    const offset = query.offset ?? 0;
+    const stopAt = query.sort ? Number.POSITIVE_INFINITY : offset + (query.limit ?? Number.POSITIVE_INFINITY);
+    const found: LiveRecord[] = [];
+    for await (const record of this.rowsOf(def, plan)) {
+      if (conditions.every((c) => matches(record, c))) found.push(record);
+      if (found.length >= stopAt) break;
+    }
+    if (query.sort) {
+      const { attr, descending } = query.sort;
+      found.sort((a, b) => (descending ? -1 : 1) * compareValues(a[attr], b[attr]));
+    }
+    const page = found.slice(offset, query.limit === undefined ? undefined : offset + query.limit);
+    if (!query.select) return page;
+    const select = query.select;
+    return page.map((r) => Object.fromEntries(select.filter((a) => a in r).map((a) => [a, r[a]!])));
+  }
+
+  private async *rowsOf(def: TableDef, plan: Plan): AsyncIterable<LiveRecord> {
+    const decode = (key: PrimaryKey, buf: Buffer): LiveRecord | undefined => {
+      this.stats.recordsRead++;
+      return liveRecord(decodeState(buf.toString('utf8')), def.primaryKey, key);
+    };
+    if (plan.kind === 'key') {
+      const buf = await this.kv.get(recordKey(def.name, plan.key as PrimaryKey));
+      const record = buf ? decode(plan.key as PrimaryKey, buf) : undefined;
+      if (record) yield record;
+      return;
+    }
+    if (plan.kind === 'records') {
+      for await (const [key, value] of this.kv.iterate(plan.range)) {
+        const record = decode(decodeKey(key)[2] as PrimaryKey, value);
+        if (record) yield record;
+      }
+      return;
+    }
+    for await (const [indexKey] of this.kv.iterate(plan.range)) {
+      const parts = decodeKey(indexKey);
+      const key = parts[parts.length - 1] as PrimaryKey;
+      const buf = await this.kv.get(recordKey(def.name, key));
+      const record = buf ? decode(key, buf) : undefined;
+      if (record) yield record;
+    }
+  }
+
+  /** Change-log entries of a table after `afterSeq`, oldest first, with the oldest retained seq. */
+  async readChanges(
+    table: string,
+    afterSeq: number,
+    limit = 500,
+  ): Promise<{ first: number; changes: Change[] }> {
+    const def = this.requireTable(table);
+    const range = {
+      gt: encodeKey(['c', def.name, afterSeq]),
+      lt: prefixEnd(encodeKey(['c', def.name])),
+      limit,
+    };
+    const changes: Change[] = [];
+    for await (const [, value] of this.kv.iterate(range)) changes.push(parse<Change>(value));
+    return { first: this.changeSeq.get(def.name)?.first ?? 1, changes };
+  }
+
+  /** Removes records of tables with `expiration` whose last update is older than it (local retention). */
+  async sweepExpired(nowMs = this.now(), maxRecords = 10_000): Promise<number> {
+    let removed = 0;
+    for (const def of this.listTables()) {
+      if (def.expirationSec === undefined) continue;
+      const prefix = encodeKey(['x', def.name]);
+      const cutoff = encodeKey(['x', def.name, nowMs - def.expirationSec * 1000]);
+      removed += await this.transact(async (tx) => {
+        let n = 0;
+        for await (const [key] of tx.iterate({ gte: prefix, lt: cutoff, limit: maxRecords })) {
+          if (await this.removeRecord(tx, def, decodeKey(key)[3] as PrimaryKey, this.nodeId)) n++;
+        }
+        return n;
+      });
+    }
+    return removed;
+  }
+
+  /** SHA-256 over the canonical JSON (RFC 8785) of every live record, in key order (SPEC §3 digest). */
+  async digest(table: string): Promise<{ digest: string; count: number }> {
+    const def = this.requireTable(table);
+    const hash = createHash('sha256');
+    let count = 0;
+    for await (const [key, state] of this.scanStates(def.name)) {
+      const live = liveRecord(state, def.primaryKey, key);
+      if (!live) continue;
+      hash.update(canonicalJson(live));
+      hash.update('\n');
+      count++;
+    }
+    return { digest: hash.digest('hex'), count };
+  }
+}
