@@ -1,0 +1,76 @@
+/**
+ * RFC 8785 JSON Canonicalization Scheme (JCS). Used for table digests (SPEC §3) and for the byte-exact encoding of
+ * merge state (I4: replicas must be byte-identical).
+ */
+import { TmError } from './errors.js';
+import type { JsonValue } from './types.js';
+
+/**
+ * Serializes a JSON value canonically (RFC 8785): object keys sorted by UTF-16 code units, numbers in ECMAScript
+ * shortest form (-0 → 0), strings escaped as JSON.stringify does, no whitespace. Throws TM_INVALID_VALUE on
+ * anything that is not JSON (undefined, NaN, ±Infinity, functions, symbols, bigint, class instances, cycles).
+ */
+export function canonicalJson(value: JsonValue): string {
+  const parts: string[] = [];
+  write(value, parts, [], '$');
+  return parts.join('');
+}
+
+function write(value: unknown, out: string[], ancestors: object[], path: string): void {
+  switch (typeof value) {
+    case 'string':
+      // RFC 8785 §3.2.2.2: JSON.stringify escapes exactly as JCS requires (\b \t \n \f \r \" \\, other C0 as \u00xx).
+      out.push(JSON.stringify(value));
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw invalid(path, `${value} is not a JSON number`);
+      // RFC 8785 §3.2.2.3: ECMAScript Number.prototype.toString; JSON.stringify(-0) is "0".
+      out.push(JSON.stringify(value));
+      return;
+    case 'boolean':
+      out.push(value ? 'true' : 'false');
+      return;
+    case 'object':
+      if (value === null) {
+        out.push('null');
+        return;
+      }
+      writeContainer(value, out, ancestors, path);
+      return;
+    default:
+      throw invalid(path, `a ${typeof value} is not a JSON value`);
+  }
+}
+
+function writeContainer(value: object, out: string[], ancestors: object[], path: string): void {
+  if (ancestors.includes(value)) throw invalid(path, 'the value contains a cycle');
+  ancestors.push(value);
+  if (Array.isArray(value)) {
+    out.push('[');
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out.push(',');
+      write(value[i], out, ancestors, `${path}[${i}]`);
+    }
+    out.push(']');
+  } else {
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null)
+      throw invalid(path, 'only plain objects are JSON objects');
+    const obj = value as Record<string, unknown>;
+    // RFC 8785 §3.2.3: sort by UTF-16 code units, which is what the default string comparison does.
+    const keys = Object.keys(obj).sort();
+    out.push('{');
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (i > 0) out.push(',');
+      out.push(JSON.stringify(key), ':');
+      write(obj[key], out, ancestors, `${path}.${key}`);
+    }
+    out.push('}');
+  }
+  ancestors.pop();
+}
+
+function invalid(path: string, why: string): TmError {
+  return new TmError('TM_INVALID_VALUE', `not canonical JSON at ${path}: ${why}`, { path });
+}
