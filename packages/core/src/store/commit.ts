@@ -171,7 +171,7 @@ export class Committer {
    */
   async transact<T>(fn: (tx: Tx) => Promise<T> | T): Promise<T> {
     const release = await this.acquire();
-    let group: Group;
+    let group: Group | undefined;
     let tx: Tx;
     let result: T;
     try {
@@ -179,10 +179,11 @@ export class Committer {
       tx = new Tx(this);
       result = await fn(tx);
       this.assertUsable();
-      group = this.open;
+      // A transaction without writes waits for what it may have read: the open group, else the one in flight.
+      group = tx.writes.size > 0 || this.open.writes.size > 0 ? this.open : this.flushing;
       for (const [key, value] of tx.writes) {
-        group.writes.set(key, value);
-        this.overlay.set(key, { value, group: group.id });
+        this.open.writes.set(key, value);
+        this.overlay.set(key, { value, group: this.open.id });
       }
       tx.runPrepared();
       this.transactionsCommitted++;
@@ -190,7 +191,7 @@ export class Committer {
       release();
     }
     this.scheduleFlush();
-    await group.done;
+    if (group) await group.done;
     tx.runDurable();
     return result;
   }
