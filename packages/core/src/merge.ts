@@ -1,0 +1,241 @@
+/**
+ * Per-attribute last-writer-wins merge of record state `(W, A)` (I4) and tombstone helpers (I5). Pure functions:
+ * no I/O, no failpoints; `joinStates` is commutative, associative and idempotent, so replicas that merge the same
+ * set of transactions in any order, with duplicates, hold byte-identical `encodeState` output.
+ */
+import { canonicalJson } from './canonical-json.js';
+import { TmError } from './errors.js';
+import { assertHlc, compareStamp } from './hlc.js';
+import type { JsonValue, Op, PrimaryKey, RecordState, Stamp, StampedValue } from './types.js';
+import { assertAttributeName, assertJsonValue } from './validate.js';
+
+type W = NonNullable<RecordState['w']>;
+
+const EMPTY_ATTRS: Readonly<Record<string, StampedValue>> = Object.freeze({});
+
+/** The state of a key nothing was ever written to. */
+export function emptyState(): RecordState {
+  return { attrs: EMPTY_ATTRS };
+}
+
+/** The state a single op at `stamp` produces on its own (I4). */
+export function stateOfOp(op: Op, stamp: Stamp): RecordState {
+  switch (op.kind) {
+    case 'put':
+      // I4: a put at s sets W = s (put) and its attributes at s.
+      return { w: { stamp, kind: 'put' }, attrs: stampAll(op.attrs, stamp) };
+    case 'patch':
+      // I4: a patch at s sets its attributes at s.
+      return { attrs: stampAll(op.attrs, stamp) };
+    case 'delete':
+      // I4: a delete at s sets W = s (delete).
+      return { w: { stamp, kind: 'delete' }, attrs: EMPTY_ATTRS };
+  }
+}
+
+function stampAll(attrs: Readonly<Record<string, JsonValue>>, stamp: Stamp): Record<string, StampedValue> {
+  return Object.fromEntries(Object.keys(attrs).map((name) => [name, { value: attrs[name]!, stamp }]));
+}
+
+/** Applies one op at `stamp` to a state: `joinStates(state, stateOfOp(op, stamp))` (I4). */
+export function applyOp(state: RecordState, op: Op, stamp: Stamp): RecordState {
+  return joinStates(state, stateOfOp(op, stamp));
+}
+
+/**
+ * Joins two states (I4): max on W, max per attribute, then drop attributes W supersedes. Commutative,
+ * associative and idempotent; every tie is broken deterministically.
+ */
+export function joinStates(a: RecordState, b: RecordState): RecordState {
+  const w = maxW(a.w, b.w);
+  const names = new Set([...Object.keys(a.attrs), ...Object.keys(b.attrs)]);
+  const entries: [string, StampedValue][] = [];
+  for (const name of [...names].sort()) {
+    const best = maxAttr(a.attrs[name], b.attrs[name]);
+    if (survives(best.stamp, w)) entries.push([name, best]);
+  }
+  const attrs = entries.length === 0 ? EMPTY_ATTRS : Object.fromEntries(entries);
+  return w === undefined ? { attrs } : { w, attrs };
+}
+
+function maxW(a: W | undefined, b: W | undefined): W | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  const c = compareStamp(a.stamp, b.stamp);
+  if (c !== 0) return c > 0 ? a : b;
+  // One origin never stamps a put and a delete alike; if it happens anyway, delete wins so the join stays a join.
+  return a.kind === 'delete' ? a : b;
+}
+
+function maxAttr(a: StampedValue | undefined, b: StampedValue | undefined): StampedValue {
+  if (a === undefined) return b!;
+  if (b === undefined) return a;
+  const c = compareStamp(a.stamp, b.stamp);
+  if (c !== 0) return c > 0 ? a : b;
+  // Equal stamps with different values cannot come from one origin; pick the larger canonical JSON anyway.
+  return canonicalJson(a.value) >= canonicalJson(b.value) ? a : b;
+}
+
+/**
+ * I4 "drop attributes whose stamp ≤ W's": an attribute older than W is dropped; one at exactly W's stamp survives
+ * only under a put, because that is the put's own attribute (a put at s sets its attributes at s). Under a delete
+ * at s it is dropped. The predicate only shrinks as W grows, which keeps the join associative.
+ */
+function survives(stamp: Stamp, w: W | undefined): boolean {
+  if (w === undefined) return true;
+  const c = compareStamp(stamp, w.stamp);
+  return c > 0 || (c === 0 && w.kind === 'put');
+}
+
+/** I4: a record exists iff it has an attribute or its W is a put. */
+export function recordExists(state: RecordState): boolean {
+  return state.w?.kind === 'put' || Object.keys(state.attrs).length > 0;
+}
+
+/**
+ * The user-visible record: attributes, the primary key, `__createdtime__` (W's wall if W is a put, else the
+ * smallest attribute stamp's wall) and `__updatedtime__` (the largest live stamp's wall) (SPEC §3).
+ * undefined if the record does not exist (I4).
+ */
+export function liveRecord(
+  state: RecordState,
+  pkAttr: string,
+  key: PrimaryKey,
+): Record<string, JsonValue> | undefined {
+  if (!recordExists(state)) return undefined;
+  const putStamp = state.w?.kind === 'put' ? state.w.stamp : undefined;
+  let oldest: Stamp | undefined = putStamp;
+  let newest: Stamp | undefined = putStamp;
+  const entries: [string, JsonValue][] = [[pkAttr, key]];
+  for (const name of Object.keys(state.attrs)) {
+    const { value, stamp } = state.attrs[name]!;
+    if (name !== pkAttr) entries.push([name, value]);
+    if (putStamp === undefined && (oldest === undefined || compareStamp(stamp, oldest) < 0)) oldest = stamp;
+    if (newest === undefined || compareStamp(stamp, newest) > 0) newest = stamp;
+  }
+  entries.push(['__createdtime__', oldest!.wall], ['__updatedtime__', newest!.wall]);
+  return Object.fromEntries(entries);
+}
+
+/**
+ * Folds several writes to one key within one transaction into one op per key (SPEC §4), equal to applying them
+ * in order at one stamp. Keys compare with their type (`"1"` ≠ `1`); output keeps first-appearance order.
+ */
+export function foldOps(ops: readonly Op[]): Op[] {
+  // A Map compares keys by SameValueZero: "1" and 1 stay apart.
+  const byKey = new Map<PrimaryKey, Op>();
+  for (const op of ops) {
+    const prev = byKey.get(op.key);
+    byKey.set(op.key, prev === undefined ? op : foldTwo(prev, op));
+  }
+  return [...byKey.values()];
+}
+
+function foldTwo(prev: Op, next: Op): Op {
+  if (next.kind !== 'patch') return next; // x,put → put; x,delete → delete
+  switch (prev.kind) {
+    case 'put':
+      return { kind: 'put', key: next.key, attrs: { ...prev.attrs, ...next.attrs } };
+    case 'patch':
+      return { kind: 'patch', key: next.key, attrs: { ...prev.attrs, ...next.attrs } };
+    case 'delete':
+      // delete then patch leaves exactly the patched attributes: that is a put of them.
+      return { kind: 'put', key: next.key, attrs: { ...next.attrs } };
+  }
+}
+
+/**
+ * Canonical serialization of the full merge state (W and per-attribute stamps), RFC 8785, so replicas can be
+ * compared byte for byte (I4): `{"a":{name:[value,wall,counter,node,epoch]},"w":[kind,wall,counter,node,epoch]}`.
+ */
+export function encodeState(state: RecordState): string {
+  const a: Record<string, JsonValue> = Object.fromEntries(
+    Object.keys(state.attrs).map((name) => {
+      const { value, stamp } = state.attrs[name]!;
+      return [name, [value, stamp.wall, stamp.counter, stamp.node, stamp.epoch]];
+    }),
+  );
+  const doc: Record<string, JsonValue> = { a };
+  if (state.w !== undefined) {
+    const { stamp, kind } = state.w;
+    doc['w'] = [kind, stamp.wall, stamp.counter, stamp.node, stamp.epoch];
+  }
+  return canonicalJson(doc);
+}
+
+/** Parses `encodeState` output back into a state, validating every part; TM_INVALID_VALUE if malformed. */
+export function decodeState(text: string): RecordState {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw malformed('not JSON');
+  }
+  if (!isPlainObject(doc) || !isPlainObject(doc['a'])) throw malformed('expected {"a":{…},"w"?:[…]}');
+  for (const k of Object.keys(doc)) if (k !== 'a' && k !== 'w') throw malformed(`unexpected field ${k}`);
+  let w: W | undefined;
+  if (doc['w'] !== undefined) {
+    const tuple = doc['w'];
+    if (!Array.isArray(tuple) || tuple.length !== 5 || (tuple[0] !== 'put' && tuple[0] !== 'delete')) {
+      throw malformed('w must be [kind, wall, counter, node, epoch]');
+    }
+    w = { kind: tuple[0], stamp: decodeStamp(tuple.slice(1), 'w') };
+  }
+  const src = doc['a'];
+  const entries: [string, StampedValue][] = [];
+  for (const name of Object.keys(src)) {
+    const tuple = src[name];
+    if (!Array.isArray(tuple) || tuple.length !== 5) throw malformed(`attribute ${name} must be a 5-tuple`);
+    let value: JsonValue;
+    try {
+      value = assertJsonValue(tuple[0], assertAttributeName(name));
+    } catch (err) {
+      throw malformed(`attribute ${JSON.stringify(name)}: ${(err as Error).message}`);
+    }
+    const stamp = decodeStamp(tuple.slice(1), name);
+    // I4: a stored state never holds an attribute its W supersedes.
+    if (!survives(stamp, w)) throw malformed(`attribute ${name} is not newer than W`);
+    entries.push([name, { value, stamp }]);
+  }
+  const attrs = entries.length === 0 ? EMPTY_ATTRS : Object.fromEntries(entries);
+  return w === undefined ? { attrs } : { w, attrs };
+}
+
+function decodeStamp(parts: unknown[], where: string): Stamp {
+  const [wall, counter, node, epoch] = parts;
+  if (typeof node !== 'string' || typeof epoch !== 'string')
+    throw malformed(`stamp of ${where}: bad node/epoch`);
+  try {
+    const hlc = assertHlc({ wall, counter }, `stamp of ${where}`);
+    return { wall: hlc.wall, counter: hlc.counter, node, epoch };
+  } catch (err) {
+    throw malformed((err as Error).message);
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function malformed(why: string): TmError {
+  return new TmError('TM_INVALID_VALUE', `malformed record state: ${why}`, { why });
+}
+
+/** The largest stamp anywhere in the state (W or an attribute), for GC and snapshot pruning (I5, I13). */
+export function maxStamp(state: RecordState): Stamp | undefined {
+  let max = state.w?.stamp;
+  for (const name of Object.keys(state.attrs)) {
+    const s = state.attrs[name]!.stamp;
+    if (max === undefined || compareStamp(s, max) > 0) max = s;
+  }
+  return max;
+}
+
+/** I5: a tombstone may be collected when W is a delete, no attribute outlives it and W ≤ the horizon. */
+export function isCollectableTombstone(state: RecordState, horizonStamp: Stamp): boolean {
+  return (
+    state.w?.kind === 'delete' &&
+    Object.keys(state.attrs).length === 0 &&
+    compareStamp(state.w.stamp, horizonStamp) <= 0
+  );
+}

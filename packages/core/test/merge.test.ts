@@ -1,0 +1,357 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isTmError } from '../src/errors.js';
+import {
+  applyOp,
+  decodeState,
+  emptyState,
+  encodeState,
+  foldOps,
+  isCollectableTombstone,
+  joinStates,
+  liveRecord,
+  maxStamp,
+  recordExists,
+  stateOfOp,
+} from '../src/merge.js';
+import type { JsonValue, Op, PrimaryKey, RecordState, Stamp } from '../src/types.js';
+
+const st = (wall: number, node = 'a', counter = 0, epoch = 'e1'): Stamp => ({ wall, counter, node, epoch });
+const put = (key: PrimaryKey, attrs: Record<string, JsonValue>): Op => ({ kind: 'put', key, attrs });
+const patch = (key: PrimaryKey, attrs: Record<string, JsonValue>): Op => ({ kind: 'patch', key, attrs });
+const del = (key: PrimaryKey): Op => ({ kind: 'delete', key });
+
+function applyAll(steps: [Op, Stamp][], from: RecordState = emptyState()): RecordState {
+  return steps.reduce((s, [op, stamp]) => applyOp(s, op, stamp), from);
+}
+
+describe('I4 examples', () => {
+  it('a patch newer than a delete recreates the record with only the patched attributes', () => {
+    const s = applyAll([
+      [put(1, { a: 1, b: 2 }), st(1000)],
+      [del(1), st(2000)],
+      [patch(1, { b: 3 }), st(3000)],
+    ]);
+    assert.deepEqual(s.w, { stamp: st(2000), kind: 'delete' });
+    assert.deepEqual(s.attrs, { b: { value: 3, stamp: st(3000) } });
+    assert.equal(recordExists(s), true);
+    assert.deepEqual(liveRecord(s, 'id', 1), { id: 1, b: 3, __createdtime__: 3000, __updatedtime__: 3000 });
+  });
+
+  it('an older patch arriving late after a put changes nothing', () => {
+    const before = applyAll([[put('k', { a: 1 }), st(2000)]]);
+    const after = applyOp(before, patch('k', { a: 9, c: 1 }), st(1000));
+    assert.equal(encodeState(after), encodeState(before));
+    assert.deepEqual(liveRecord(after, 'id', 'k'), {
+      id: 'k',
+      a: 1,
+      __createdtime__: 2000,
+      __updatedtime__: 2000,
+    });
+  });
+
+  it('an older patch arriving late after a delete changes nothing', () => {
+    const before = applyAll([
+      [put('k', { a: 1 }), st(500)],
+      [del('k'), st(2000)],
+    ]);
+    const after = applyOp(before, patch('k', { a: 9 }), st(1000));
+    assert.equal(encodeState(after), encodeState(before));
+    assert.equal(encodeState(after), '{"a":{},"w":["delete",2000,0,"a","e1"]}');
+    assert.equal(recordExists(after), false);
+    assert.equal(liveRecord(after, 'id', 'k'), undefined);
+  });
+
+  it('a put replaces every attribute older than it; newer patches survive', () => {
+    const s = applyAll([
+      [patch(1, { a: 1, b: 2 }), st(1000)],
+      [patch(1, { c: 3 }), st(3000)],
+      [put(1, { a: 5 }), st(2000)],
+    ]);
+    assert.deepEqual(s.attrs, { a: { value: 5, stamp: st(2000) }, c: { value: 3, stamp: st(3000) } });
+    assert.deepEqual(liveRecord(s, 'id', 1), {
+      id: 1,
+      a: 5,
+      c: 3,
+      __createdtime__: 2000,
+      __updatedtime__: 3000,
+    });
+  });
+
+  it('a put with no attributes still makes the record exist; a lone delete does not', () => {
+    const p = applyOp(emptyState(), put(1, {}), st(10));
+    assert.equal(recordExists(p), true);
+    assert.deepEqual(liveRecord(p, 'id', 1), { id: 1, __createdtime__: 10, __updatedtime__: 10 });
+    const d = applyOp(emptyState(), del(1), st(10));
+    assert.equal(recordExists(d), false);
+    assert.equal(recordExists(emptyState()), false);
+  });
+
+  it('null is a value, nested objects are replaced whole', () => {
+    const s = applyAll([
+      [put(1, { o: { x: 1, y: 2 }, n: 1 }), st(1)],
+      [patch(1, { o: { x: 3 }, n: null }), st(2)],
+    ]);
+    assert.deepEqual(liveRecord(s, 'id', 1), {
+      id: 1,
+      n: null,
+      o: { x: 3 },
+      __createdtime__: 1,
+      __updatedtime__: 2,
+    });
+  });
+});
+
+describe('tie-breaks', () => {
+  it('equal HLC: the larger node wins, in either order', () => {
+    const x: [Op, Stamp] = [put(1, { v: 'from a' }), st(1000, 'a', 4)];
+    const y: [Op, Stamp] = [put(1, { v: 'from b' }), st(1000, 'b', 4)];
+    const s1 = applyAll([x, y]);
+    const s2 = applyAll([y, x]);
+    assert.equal(encodeState(s1), encodeState(s2));
+    assert.equal(liveRecord(s1, 'id', 1)?.['v'], 'from b');
+    // a delete from 'b' beats a put from 'a' at the same HLC, and vice versa
+    const d = applyAll([[del(1), st(1000, 'b', 4)], x]);
+    assert.equal(recordExists(d), false);
+    const p = applyAll([[del(1), st(1000, 'a', 4)], y]);
+    assert.equal(liveRecord(p, 'id', 1)?.['v'], 'from b');
+  });
+
+  it('equal HLC and node: the larger epoch wins', () => {
+    const old: [Op, Stamp] = [patch(1, { v: 'old epoch' }), st(1000, 'a', 0, 'e1')];
+    const fresh: [Op, Stamp] = [patch(1, { v: 'new epoch' }), st(1000, 'a', 0, 'e2')];
+    assert.equal(liveRecord(applyAll([old, fresh]), 'id', 1)?.['v'], 'new epoch');
+    assert.equal(liveRecord(applyAll([fresh, old]), 'id', 1)?.['v'], 'new epoch');
+  });
+
+  it('the counter orders writes within one millisecond', () => {
+    const s = applyAll([
+      [put(1, { v: 2 }), st(1000, 'a', 2)],
+      [put(1, { v: 1 }), st(1000, 'z', 1)],
+    ]);
+    assert.equal(liveRecord(s, 'id', 1)?.['v'], 2);
+  });
+
+  it('identical stamps (impossible from one origin) still join deterministically', () => {
+    const s = st(5);
+    const a: RecordState = { w: { stamp: s, kind: 'put' }, attrs: { v: { value: 'abc', stamp: s } } };
+    const b: RecordState = { w: { stamp: s, kind: 'delete' }, attrs: {} };
+    // delete wins an exact W tie, and the put's attributes at that stamp go with it
+    assert.equal(encodeState(joinStates(a, b)), encodeState(joinStates(b, a)));
+    assert.deepEqual(joinStates(a, b), b);
+    const c: RecordState = { attrs: { v: { value: 'abd', stamp: s } } };
+    const d: RecordState = { attrs: { v: { value: 'abc', stamp: s } } };
+    const n: RecordState = { attrs: { v: { value: 10, stamp: s } } };
+    // the larger canonical JSON wins: '"abd"' > '"abc"', and '10' > '"abd"' ('1' is 0x31, '"' is 0x22)
+    assert.deepEqual(joinStates(c, d).attrs['v'], { value: 'abd', stamp: s });
+    assert.deepEqual(joinStates(d, c).attrs['v'], { value: 'abd', stamp: s });
+    assert.deepEqual(joinStates(c, n).attrs['v'], { value: 10, stamp: s });
+    assert.deepEqual(joinStates(n, c).attrs['v'], { value: 10, stamp: s });
+  });
+});
+
+describe('joinStates', () => {
+  const s1 = applyAll([[put(1, { a: 1, b: 1 }), st(100, 'a')]]);
+  const s2 = applyAll([[patch(1, { b: 2, c: 2 }), st(200, 'b')]]);
+  const s3 = applyAll([[del(1), st(150, 'c')]]);
+
+  it('is commutative, associative and idempotent', () => {
+    const e = (s: RecordState): string => encodeState(s);
+    assert.equal(e(joinStates(s1, s2)), e(joinStates(s2, s1)));
+    assert.equal(e(joinStates(joinStates(s1, s2), s3)), e(joinStates(s1, joinStates(s2, s3))));
+    assert.equal(e(joinStates(s1, s1)), e(s1));
+    assert.equal(e(joinStates(joinStates(s1, s2), s2)), e(joinStates(s1, s2)));
+    assert.equal(e(joinStates(emptyState(), s3)), e(s3));
+  });
+
+  it('merges full states as a replica would merge the ops', () => {
+    const viaState = joinStates(joinStates(s1, s3), s2);
+    const viaOps = applyAll([
+      [patch(1, { b: 2, c: 2 }), st(200, 'b')],
+      [put(1, { a: 1, b: 1 }), st(100, 'a')],
+      [del(1), st(150, 'c')],
+    ]);
+    assert.equal(encodeState(viaState), encodeState(viaOps));
+    assert.deepEqual(liveRecord(viaState, 'id', 1), {
+      id: 1,
+      b: 2,
+      c: 2,
+      __createdtime__: 200,
+      __updatedtime__: 200,
+    });
+  });
+
+  it('does not mutate its inputs', () => {
+    const before = encodeState(s1);
+    joinStates(s1, s3);
+    applyOp(s1, del(1), st(999));
+    assert.equal(encodeState(s1), before);
+  });
+});
+
+describe('created and updated times (SPEC §3)', () => {
+  it('created = W if a put, updated = largest live stamp', () => {
+    const s = applyAll([
+      [put(1, { a: 1 }), st(1000)],
+      [patch(1, { b: 1 }), st(4000)],
+      [patch(1, { a: 2 }), st(2500)],
+    ]);
+    assert.deepEqual(liveRecord(s, 'id', 1), {
+      id: 1,
+      a: 2,
+      b: 1,
+      __createdtime__: 1000,
+      __updatedtime__: 4000,
+    });
+  });
+
+  it('without a put W, created = smallest attribute stamp', () => {
+    const s = applyAll([
+      [patch(1, { a: 1 }), st(3000)],
+      [patch(1, { b: 1 }), st(1200)],
+      [del(1), st(1000)],
+    ]);
+    assert.deepEqual(liveRecord(s, 'pk', 1), {
+      pk: 1,
+      a: 1,
+      b: 1,
+      __createdtime__: 1200,
+      __updatedtime__: 3000,
+    });
+  });
+
+  it('the primary key attribute comes from the key, typed', () => {
+    const s = applyOp(emptyState(), put('1', { x: 0 }), st(7));
+    assert.deepEqual(liveRecord(s, 'id', '1'), { id: '1', x: 0, __createdtime__: 7, __updatedtime__: 7 });
+    assert.deepEqual(Object.keys(liveRecord(s, 'id', '1')!), [
+      'id',
+      'x',
+      '__createdtime__',
+      '__updatedtime__',
+    ]);
+  });
+});
+
+describe('foldOps (SPEC §4: one op per key per transaction)', () => {
+  it('put then patch → put of the merged attributes', () => {
+    assert.deepEqual(foldOps([put(1, { a: 1, b: 1 }), patch(1, { b: 2, c: 3 })]), [
+      put(1, { a: 1, b: 2, c: 3 }),
+    ]);
+  });
+
+  it('patch then patch → patch of the union, later wins', () => {
+    assert.deepEqual(foldOps([patch(1, { a: 1, b: 1 }), patch(1, { b: 2 })]), [patch(1, { a: 1, b: 2 })]);
+  });
+
+  it('anything then delete → delete; delete then put → put', () => {
+    assert.deepEqual(foldOps([put(1, { a: 1 }), del(1)]), [del(1)]);
+    assert.deepEqual(foldOps([patch(1, { a: 1 }), del(1)]), [del(1)]);
+    assert.deepEqual(foldOps([del(1), del(1)]), [del(1)]);
+    assert.deepEqual(foldOps([del(1), put(1, { a: 2 })]), [put(1, { a: 2 })]);
+    assert.deepEqual(foldOps([patch(1, { z: 1 }), put(1, { a: 2 })]), [put(1, { a: 2 })]);
+  });
+
+  it('delete then patch → put of exactly the patched attributes', () => {
+    assert.deepEqual(foldOps([put(1, { a: 1 }), del(1), patch(1, { b: 2 })]), [put(1, { b: 2 })]);
+  });
+
+  it('keeps "1" and 1 apart and keeps first-appearance order', () => {
+    const out = foldOps([patch('1', { a: 1 }), put(1, { n: 1 }), put(2, {}), patch('1', { a: 2 }), del(1)]);
+    assert.deepEqual(out, [patch('1', { a: 2 }), del(1), put(2, {})]);
+  });
+
+  it('folded op at one stamp gives the state of applying the ops in order', () => {
+    const ops = [
+      put(1, { a: 1, b: 1 }),
+      patch(1, { b: 2 }),
+      del(1),
+      patch(1, { c: 3 }),
+      patch(1, { c: 4, d: 5 }),
+    ];
+    const [folded] = foldOps(ops);
+    const s = applyOp(emptyState(), folded!, st(50));
+    assert.deepEqual(liveRecord(s, 'id', 1), { id: 1, c: 4, d: 5, __createdtime__: 50, __updatedtime__: 50 });
+    assert.deepEqual(foldOps([]), []);
+  });
+});
+
+describe('encodeState / decodeState', () => {
+  it('encodes canonically with exact bytes and round-trips', () => {
+    const s = applyAll([
+      [put('k', { b: [1, { y: 2, x: 1 }], a: null }), st(1000, 'n1', 3, 'ep')],
+      [patch('k', { c: 'é' }), st(2000, 'n2', 0, 'ep')],
+    ]);
+    const text = encodeState(s);
+    assert.equal(
+      text,
+      '{"a":{"a":[null,1000,3,"n1","ep"],"b":[[1,{"x":1,"y":2}],1000,3,"n1","ep"],"c":["é",2000,0,"n2","ep"]},' +
+        '"w":["put",1000,3,"n1","ep"]}',
+    );
+    assert.deepEqual(decodeState(text), s);
+    assert.equal(encodeState(decodeState(text)), text);
+    assert.equal(encodeState(emptyState()), '{"a":{}}');
+    assert.deepEqual(decodeState('{"a":{}}'), emptyState());
+  });
+
+  it('refuses malformed state with TM_INVALID_VALUE', () => {
+    const bad = [
+      'not json',
+      '[]',
+      '{}',
+      '{"a":[]}',
+      '{"a":{},"x":1}',
+      '{"a":{},"w":["maybe",1,0,"n","e"]}',
+      '{"a":{},"w":["put",1,0,"n"]}',
+      '{"a":{},"w":["put",-1,0,"n","e"]}',
+      '{"a":{},"w":["put",9007199254740992,0,"n","e"]}',
+      '{"a":{},"w":["put",1,4294967296,"n","e"]}',
+      '{"a":{},"w":["put",1,0,5,"e"]}',
+      '{"a":{"v":[1,1,0,"n"]}}',
+      '{"a":{"__proto__":[1,1,0,"n","e"]}}',
+      '{"a":{"":[1,1,0,"n","e"]}}',
+      '{"a":{"v":[9007199254740993,1,0,"n","e"]}}',
+      // an attribute W supersedes cannot be stored (I4)
+      '{"a":{"v":[1,1,0,"n","e"]},"w":["put",2,0,"n","e"]}',
+      '{"a":{"v":[1,2,0,"n","e"]},"w":["delete",2,0,"n","e"]}',
+    ];
+    for (const text of bad) {
+      assert.throws(
+        () => decodeState(text),
+        (err) => isTmError(err, 'TM_INVALID_VALUE'),
+        text,
+      );
+    }
+    // an attribute at a put's own stamp is that put's attribute
+    assert.deepEqual(decodeState('{"a":{"v":[1,2,0,"n","e"]},"w":["put",2,0,"n","e"]}').attrs['v'], {
+      value: 1,
+      stamp: { wall: 2, counter: 0, node: 'n', epoch: 'e' },
+    });
+  });
+});
+
+describe('tombstones and GC helpers (I5)', () => {
+  it('maxStamp is the largest stamp of W and attributes', () => {
+    assert.equal(maxStamp(emptyState()), undefined);
+    const s = applyAll([
+      [put(1, { a: 1 }), st(10, 'b')],
+      [patch(1, { a: 2 }), st(30, 'a')],
+      [del(1), st(20, 'z')],
+    ]);
+    assert.deepEqual(maxStamp(s), st(30, 'a'));
+    assert.deepEqual(maxStamp(stateOfOp(del(1), st(40))), st(40));
+  });
+
+  it('a tombstone is collectable once W is a delete, no attribute outlives it and W ≤ horizon', () => {
+    const tomb = applyAll([
+      [put(1, { a: 1 }), st(10)],
+      [del(1), st(20)],
+    ]);
+    assert.equal(isCollectableTombstone(tomb, st(20)), true);
+    assert.equal(isCollectableTombstone(tomb, st(25)), true);
+    assert.equal(isCollectableTombstone(tomb, st(19, 'z')), false);
+    const revived = applyOp(tomb, patch(1, { b: 1 }), st(21));
+    assert.equal(isCollectableTombstone(revived, st(100)), false);
+    assert.equal(isCollectableTombstone(applyOp(emptyState(), put(1, {}), st(1)), st(100)), false);
+    assert.equal(isCollectableTombstone(emptyState(), st(100)), false);
+  });
+});
