@@ -16,7 +16,8 @@ export const ERROR_CODES = {
   TM_CLOCK_AHEAD: 'transient: the HLC is further ahead of the hub clock than maxClockSkewMs (I3)',
   TM_NOT_GRANTED: 'transient: the node is not granted this table (I15)',
   TM_SCHEMA_MISMATCH: "transient: the batch's table definition disagrees with the hub's (SPEC §5)",
-  TM_BELOW_GC_HORIZON: 'poison: a write stamped at or below the GC horizon to a key the hub does not hold (I5)',
+  TM_BELOW_GC_HORIZON:
+    'poison: a write stamped at or below the GC horizon to a key the hub does not hold (I5)',
   TM_EPOCH_CONFLICT: 'a restored or cloned store was detected: rotate the publish epoch and re-upload (I9)',
   TM_GAP: 'a transaction arrived out of order: resume from the given seq (I8)',
   TM_STORE_CLOSED: 'the store is closed or failed; reopen it',
