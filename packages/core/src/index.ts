@@ -11,5 +11,6 @@ export * from './store/memory-kv.js';
 export * from './store/query.js';
 export * from './store/store.js';
 export * from './store/tables.js';
+export * from './topics.js';
 export * from './types.js';
 export * from './validate.js';
