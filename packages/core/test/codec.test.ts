@@ -109,10 +109,7 @@ describe('codec: decoding refuses unusable bytes with TM_BAD_MESSAGE', () => {
       raw('Transaction', { protocolVersion: 1, table: 'db.t', seq: 1, stamp: { ...STAMP, hlc: { wall } } });
     const max = codec.decodeTransaction(at(Number.MAX_SAFE_INTEGER));
     assert.equal(max.stamp.wall, Number.MAX_SAFE_INTEGER);
-    assertBadMessage(
-      () => codec.decodeTransaction(at({ low: 0, high: 0x20_0000, unsigned: true })),
-      /2\^53/,
-    );
+    assertBadMessage(() => codec.decodeTransaction(at({ low: 0, high: 0x20_0000, unsigned: true })), /2\^53/);
     assertBadMessage(
       () => codec.decodeTransaction(at({ low: -1, high: -1, unsigned: true })),
       /wall is ≥ 2\^53/,
