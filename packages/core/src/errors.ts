@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   TM_STORE_FAILED: 'a storage write failed; the store refuses further writes until reopened',
   TM_READ_ONLY_TABLE: 'the table is subscribe-only on this node (HTTP 409)',
   TM_NOT_FOUND: 'no such record or entry',
+  TM_INVALID_CONFIG:
+    'a configuration file, environment variable or flag is invalid; the message lists every problem',
 } as const;
 
 /** A stable error code; see ERROR_CODES and docs/errors.md. */
