@@ -109,6 +109,13 @@ export interface NumberOptions extends LeafOptions<number> {
   readonly max?: number;
 }
 
+/** Options of duration and size specs: the default may be written with a unit (`'30d'`, `'256MiB'`). */
+export interface UnitOptions {
+  readonly default?: number | string;
+  readonly min?: number;
+  readonly max?: number;
+}
+
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 };
 const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?$/;
 const SIZE_UNITS: Record<string, number> = {
@@ -170,7 +177,7 @@ export const s = {
   /** A finite number; `int` requires a safe integer; `min`/`max` inclusive. */
   number(options?: NumberOptions): Spec<number> {
     const expected = options?.int ? 'an integer' : 'a number';
-    return leaf(expected, options, (v) => {
+    return leaf<number>(expected, options, (v) => {
       const n = toNumber(v);
       if (n === undefined || !Number.isFinite(n)) return { problem: `expected ${expected}, ${got(v)}` };
       if (options?.int && !Number.isSafeInteger(n)) return { problem: `expected an integer, ${got(v)}` };
@@ -180,9 +187,9 @@ export const s = {
   },
 
   /** A duration in whole ms: a number (ms) or a string with unit ms|s|m|h|d|w (`"30d"`). */
-  duration(options?: NumberOptions): Spec<number> {
+  duration(options?: UnitOptions): Spec<number> {
     const expected = 'a duration like 500ms, 10s, 5m, 7d or a number of ms';
-    return leaf(expected, options, (v) => {
+    return leaf<number>(expected, options as LeafOptions<number> | undefined, (v) => {
       const ms = parseDuration(v);
       if (ms === undefined) return { problem: `expected ${expected}, ${got(v)}` };
       const bad = rangeProblem(ms, options?.min, options?.max, `${ms} ms`);
@@ -191,9 +198,9 @@ export const s = {
   },
 
   /** A size in whole bytes: a number or a string with unit B|KiB|MiB|GiB|TiB|kB|MB|GB|TB (`"256MiB"`). */
-  bytes(options?: NumberOptions): Spec<number> {
+  bytes(options?: UnitOptions): Spec<number> {
     const expected = 'a size like 256MiB, 512KiB or a number of bytes';
-    return leaf(expected, options, (v) => {
+    return leaf<number>(expected, options as LeafOptions<number> | undefined, (v) => {
       const n = parseBytes(v);
       if (n === undefined) return { problem: `expected a size like 256MiB, ${got(v)}` };
       const bad = rangeProblem(n, options?.min, options?.max, `${n} bytes`);
@@ -207,7 +214,7 @@ export const s = {
   ): Spec<string> {
     const expected =
       options?.hint ?? (options?.pattern ? `a string matching ${options.pattern}` : 'a string');
-    return leaf(expected, options, (v) => {
+    return leaf<string>(expected, options, (v) => {
       if (typeof v !== 'string') return { problem: `expected ${expected}, ${got(v)}` };
       if (options?.pattern && !options.pattern.test(v)) return { problem: `expected ${expected}, ${got(v)}` };
       return v;
@@ -217,7 +224,7 @@ export const s = {
   /** One of the given strings. */
   enumOf<const V extends string>(values: readonly V[], options?: LeafOptions<V>): Spec<V> {
     const expected = `one of ${values.join(', ')}`;
-    return leaf(expected, options, (v) =>
+    return leaf<V>(expected, options, (v) =>
       typeof v === 'string' && (values as readonly string[]).includes(v)
         ? (v as V)
         : { problem: `expected ${expected}, ${got(v)}` },
@@ -226,7 +233,7 @@ export const s = {
 
   /** A boolean; from env/flags also `true|false|1|0|yes|no`. */
   boolean(options?: LeafOptions<boolean>): Spec<boolean> {
-    return leaf('true or false', options, (v) => {
+    return leaf<boolean>('true or false', options, (v) => {
       if (typeof v === 'boolean') return v;
       const b = typeof v === 'string' ? BOOLEANS[v.trim().toLowerCase()] : undefined;
       return b ?? { problem: `expected true or false, ${got(v)}` };
