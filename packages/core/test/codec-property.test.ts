@@ -198,7 +198,7 @@ describe('codec properties: round trips', () => {
       fc.property(
         fc.array(fc.record({ key: fc.string(), state: stateArb }, plain), { maxLength: 5 }),
         (records) => {
-          const page: codec.SnapshotPage = {
+          const page: codec.WireSnapshotPage = {
             requestId: 'r',
             def: { table: 'db.t', primaryKey: 'id', indexes: [], incarnation: 'i' },
             hubEpoch: 'h',

@@ -274,7 +274,7 @@ describe('codec: encoding refuses what the wire cannot carry', () => {
   });
 
   it('refuses a receipt error kind without a code', () => {
-    const receipt: codec.Receipt = {
+    const receipt: codec.WireReceipt = {
       table: 'db.t',
       epoch: 'e1',
       appliedThrough: 3,

@@ -2,8 +2,14 @@
  * Topic `tm/v1/catchup/{node}` (hub → edge): Welcome, CatchupPage, SnapshotPage and SyncError, carried in one
  * CatchupMessage envelope (SPEC §6). Every page starts with the table definition (SPEC §5).
  */
-import type * as wire from './generated/wire.js';
-import type { CatchupMessage, CatchupPage, SnapshotPage, SyncError, Welcome } from './messages.js';
+import type * as pb from './generated/wire.js';
+import type {
+  WireCatchupMessage,
+  WireCatchupPage,
+  WireSnapshotPage,
+  WireSyncError,
+  WireWelcome,
+} from './messages.js';
 import { bad, checkNestedVersion, decodeWire, encodeWire, invalid, required, toU64, u64 } from './runtime.js';
 import {
   fromWireFeedEntry,
@@ -15,7 +21,7 @@ import {
 } from './transaction.js';
 import { fromWireStamp, toWireStamp } from './values.js';
 
-function welcomeToWire(welcome: Welcome): wire.Welcome {
+function welcomeToWire(welcome: WireWelcome): pb.Welcome {
   const at = 'Welcome';
   return {
     protocolVersion: 0,
@@ -30,7 +36,7 @@ function welcomeToWire(welcome: Welcome): wire.Welcome {
   };
 }
 
-function welcomeFromWire(msg: wire.Welcome, at: string): Welcome {
+function welcomeFromWire(msg: pb.Welcome, at: string): WireWelcome {
   checkNestedVersion(msg.protocolVersion, at);
   return {
     hubTimeMs: u64(msg.hubTimeMs, `${at}.hubTimeMs`),
@@ -44,7 +50,7 @@ function welcomeFromWire(msg: wire.Welcome, at: string): Welcome {
   };
 }
 
-function catchupPageToWire(page: CatchupPage): wire.CatchupPage {
+function catchupPageToWire(page: WireCatchupPage): pb.CatchupPage {
   const at = 'CatchupPage';
   const def = toWireTableDef(page.def, `${at}.def`);
   return {
@@ -58,7 +64,7 @@ function catchupPageToWire(page: CatchupPage): wire.CatchupPage {
   };
 }
 
-function catchupPageFromWire(msg: wire.CatchupPage, at: string): CatchupPage {
+function catchupPageFromWire(msg: pb.CatchupPage, at: string): WireCatchupPage {
   checkNestedVersion(msg.protocolVersion, at);
   const def = fromWireTableDef(msg.def, `${at}.def`);
   return {
@@ -71,7 +77,7 @@ function catchupPageFromWire(msg: wire.CatchupPage, at: string): CatchupPage {
   };
 }
 
-function snapshotPageToWire(page: SnapshotPage): wire.SnapshotPage {
+function snapshotPageToWire(page: WireSnapshotPage): pb.SnapshotPage {
   const at = 'SnapshotPage';
   return {
     protocolVersion: 0,
@@ -86,7 +92,7 @@ function snapshotPageToWire(page: SnapshotPage): wire.SnapshotPage {
   };
 }
 
-function snapshotPageFromWire(msg: wire.SnapshotPage, at: string): SnapshotPage {
+function snapshotPageFromWire(msg: pb.SnapshotPage, at: string): WireSnapshotPage {
   checkNestedVersion(msg.protocolVersion, at);
   const horizon = msg.gcHorizon;
   return {
@@ -103,7 +109,7 @@ function snapshotPageFromWire(msg: wire.SnapshotPage, at: string): SnapshotPage 
   };
 }
 
-function syncErrorToWire(error: SyncError): wire.SyncError {
+function syncErrorToWire(error: WireSyncError): pb.SyncError {
   const at = 'SyncError';
   return {
     protocolVersion: 0,
@@ -115,7 +121,7 @@ function syncErrorToWire(error: SyncError): wire.SyncError {
   };
 }
 
-function syncErrorFromWire(msg: wire.SyncError, at: string): SyncError {
+function syncErrorFromWire(msg: pb.SyncError, at: string): WireSyncError {
   checkNestedVersion(msg.protocolVersion, at);
   return {
     requestId: msg.requestId,
@@ -127,47 +133,47 @@ function syncErrorFromWire(msg: wire.SyncError, at: string): SyncError {
 }
 
 /** Encodes a Welcome on its own (the catch-up topic carries it inside a CatchupMessage). */
-export function encodeWelcome(welcome: Welcome): Uint8Array {
+export function encodeWelcome(welcome: WireWelcome): Uint8Array {
   return encodeWire('Welcome', welcomeToWire(welcome));
 }
 
 /** Decodes a Welcome; the hub epoch is required. */
-export function decodeWelcome(bytes: Uint8Array): Welcome {
+export function decodeWelcome(bytes: Uint8Array): WireWelcome {
   return decodeWire('Welcome', bytes, (msg) => welcomeFromWire(msg, 'Welcome'));
 }
 
 /** Encodes a CatchupPage on its own; entries' transactions must be of `def.table`. */
-export function encodeCatchupPage(page: CatchupPage): Uint8Array {
+export function encodeCatchupPage(page: WireCatchupPage): Uint8Array {
   return encodeWire('CatchupPage', catchupPageToWire(page));
 }
 
 /** Decodes a CatchupPage; the table definition and hub epoch are required. */
-export function decodeCatchupPage(bytes: Uint8Array): CatchupPage {
+export function decodeCatchupPage(bytes: Uint8Array): WireCatchupPage {
   return decodeWire('CatchupPage', bytes, (msg) => catchupPageFromWire(msg, 'CatchupPage'));
 }
 
 /** Encodes a SnapshotPage on its own. */
-export function encodeSnapshotPage(page: SnapshotPage): Uint8Array {
+export function encodeSnapshotPage(page: WireSnapshotPage): Uint8Array {
   return encodeWire('SnapshotPage', snapshotPageToWire(page));
 }
 
 /** Decodes a SnapshotPage; the table definition and hub epoch are required. */
-export function decodeSnapshotPage(bytes: Uint8Array): SnapshotPage {
+export function decodeSnapshotPage(bytes: Uint8Array): WireSnapshotPage {
   return decodeWire('SnapshotPage', bytes, (msg) => snapshotPageFromWire(msg, 'SnapshotPage'));
 }
 
 /** Encodes a SyncError on its own. */
-export function encodeSyncError(error: SyncError): Uint8Array {
+export function encodeSyncError(error: WireSyncError): Uint8Array {
   return encodeWire('SyncError', syncErrorToWire(error));
 }
 
 /** Decodes a SyncError; the code is required. */
-export function decodeSyncError(bytes: Uint8Array): SyncError {
+export function decodeSyncError(bytes: Uint8Array): WireSyncError {
   return decodeWire('SyncError', bytes, (msg) => syncErrorFromWire(msg, 'SyncError'));
 }
 
 /** Encodes the payload of `tm/v1/catchup/{node}`. */
-export function encodeCatchupMessage(msg: CatchupMessage): Uint8Array {
+export function encodeCatchupMessage(msg: WireCatchupMessage): Uint8Array {
   const v = { protocolVersion: 0 };
   switch (msg.kind) {
     case 'welcome':
@@ -184,8 +190,8 @@ export function encodeCatchupMessage(msg: CatchupMessage): Uint8Array {
 }
 
 /** Decodes the payload of `tm/v1/catchup/{node}`; an envelope with no body is refused. */
-export function decodeCatchupMessage(bytes: Uint8Array): CatchupMessage {
-  return decodeWire('CatchupMessage', bytes, (msg): CatchupMessage => {
+export function decodeCatchupMessage(bytes: Uint8Array): WireCatchupMessage {
+  return decodeWire('CatchupMessage', bytes, (msg): WireCatchupMessage => {
     if (msg.body === 'welcome' && msg.welcome) {
       return { kind: 'welcome', welcome: welcomeFromWire(msg.welcome, 'welcome') };
     }

@@ -2,12 +2,12 @@
  * Topic `tm/v1/feed/{db.table}` (hub → edges): FeedBatch and HeadHeartbeat in one FeedMessage envelope, and
  * `tm/v1/presence/{node}`: Presence (SPEC §6).
  */
-import type * as wire from './generated/wire.js';
-import type { FeedBatch, FeedMessage, HeadHeartbeat, Presence } from './messages.js';
+import type * as pb from './generated/wire.js';
+import type { WireFeedBatch, WireFeedMessage, WireHeadHeartbeat, WirePresence } from './messages.js';
 import { bad, checkNestedVersion, decodeWire, encodeWire, invalid, required, toU64, u64 } from './runtime.js';
 import { fromWireFeedEntry, toWireFeedEntry } from './transaction.js';
 
-function feedBatchToWire(batch: FeedBatch): wire.FeedBatch {
+function feedBatchToWire(batch: WireFeedBatch): pb.FeedBatch {
   const at = 'FeedBatch';
   const table = required(batch.table, `${at}.table`, invalid);
   return {
@@ -19,7 +19,7 @@ function feedBatchToWire(batch: FeedBatch): wire.FeedBatch {
   };
 }
 
-function feedBatchFromWire(msg: wire.FeedBatch, at: string): FeedBatch {
+function feedBatchFromWire(msg: pb.FeedBatch, at: string): WireFeedBatch {
   checkNestedVersion(msg.protocolVersion, at);
   const table = required(msg.table, `${at}.table`, bad);
   return {
@@ -30,7 +30,7 @@ function feedBatchFromWire(msg: wire.FeedBatch, at: string): FeedBatch {
   };
 }
 
-function heartbeatToWire(beat: HeadHeartbeat): wire.HeadHeartbeat {
+function heartbeatToWire(beat: WireHeadHeartbeat): pb.HeadHeartbeat {
   const at = 'HeadHeartbeat';
   return {
     protocolVersion: 0,
@@ -42,7 +42,7 @@ function heartbeatToWire(beat: HeadHeartbeat): wire.HeadHeartbeat {
   };
 }
 
-function heartbeatFromWire(msg: wire.HeadHeartbeat, at: string): HeadHeartbeat {
+function heartbeatFromWire(msg: pb.HeadHeartbeat, at: string): WireHeadHeartbeat {
   checkNestedVersion(msg.protocolVersion, at);
   return {
     table: required(msg.table, `${at}.table`, bad),
@@ -54,27 +54,27 @@ function heartbeatFromWire(msg: wire.HeadHeartbeat, at: string): HeadHeartbeat {
 }
 
 /** Encodes a FeedBatch on its own (the feed topic carries it inside a FeedMessage). */
-export function encodeFeedBatch(batch: FeedBatch): Uint8Array {
+export function encodeFeedBatch(batch: WireFeedBatch): Uint8Array {
   return encodeWire('FeedBatch', feedBatchToWire(batch));
 }
 
 /** Decodes a FeedBatch; table, hub epoch and incarnation are required. */
-export function decodeFeedBatch(bytes: Uint8Array): FeedBatch {
+export function decodeFeedBatch(bytes: Uint8Array): WireFeedBatch {
   return decodeWire('FeedBatch', bytes, (msg) => feedBatchFromWire(msg, 'FeedBatch'));
 }
 
 /** Encodes a HeadHeartbeat on its own. */
-export function encodeHeadHeartbeat(beat: HeadHeartbeat): Uint8Array {
+export function encodeHeadHeartbeat(beat: WireHeadHeartbeat): Uint8Array {
   return encodeWire('HeadHeartbeat', heartbeatToWire(beat));
 }
 
 /** Decodes a HeadHeartbeat; table, hub epoch and incarnation are required. */
-export function decodeHeadHeartbeat(bytes: Uint8Array): HeadHeartbeat {
+export function decodeHeadHeartbeat(bytes: Uint8Array): WireHeadHeartbeat {
   return decodeWire('HeadHeartbeat', bytes, (msg) => heartbeatFromWire(msg, 'HeadHeartbeat'));
 }
 
 /** Encodes the payload of `tm/v1/feed/{db.table}`. */
-export function encodeFeedMessage(msg: FeedMessage): Uint8Array {
+export function encodeFeedMessage(msg: WireFeedMessage): Uint8Array {
   switch (msg.kind) {
     case 'batch':
       return encodeWire('FeedMessage', { protocolVersion: 0, batch: feedBatchToWire(msg.batch) });
@@ -86,8 +86,8 @@ export function encodeFeedMessage(msg: FeedMessage): Uint8Array {
 }
 
 /** Decodes the payload of `tm/v1/feed/{db.table}`; an envelope with no body is refused. */
-export function decodeFeedMessage(bytes: Uint8Array): FeedMessage {
-  return decodeWire('FeedMessage', bytes, (msg): FeedMessage => {
+export function decodeFeedMessage(bytes: Uint8Array): WireFeedMessage {
+  return decodeWire('FeedMessage', bytes, (msg): WireFeedMessage => {
     if (msg.body === 'batch' && msg.batch)
       return { kind: 'batch', batch: feedBatchFromWire(msg.batch, 'batch') };
     if (msg.body === 'heartbeat' && msg.heartbeat) {
@@ -98,7 +98,7 @@ export function decodeFeedMessage(bytes: Uint8Array): FeedMessage {
 }
 
 /** Encodes the retained payload of `tm/v1/presence/{node}` (also used as the MQTT will). */
-export function encodePresence(presence: Presence): Uint8Array {
+export function encodePresence(presence: WirePresence): Uint8Array {
   return encodeWire('Presence', {
     protocolVersion: 0,
     node: required(presence.node, 'Presence.node', invalid),
@@ -109,7 +109,7 @@ export function encodePresence(presence: Presence): Uint8Array {
 }
 
 /** Decodes a Presence; the node is required. */
-export function decodePresence(bytes: Uint8Array): Presence {
+export function decodePresence(bytes: Uint8Array): WirePresence {
   return decodeWire('Presence', bytes, (msg) => ({
     node: required(msg.node, 'Presence.node', bad),
     online: msg.online,

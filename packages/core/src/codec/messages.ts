@@ -3,6 +3,8 @@
  * domain types (Transaction, Stamp, RecordState). 64-bit integers are numbers < 2^53; attribute values are JSON.
  * The protobuf definitions are in proto/tablemesh/v1/*.proto; field comments there say what each field means.
  * Decoding fills every field (proto3 defaults: '' and 0); optional members are omitted, never `undefined`.
+ * Names carry a `Wire` prefix (WireReceipt = proto Receipt) so they never clash with the models of ingest, feed,
+ * outbox and store that the core index also exports (TableDef, FeedEntry, SkipRange, …).
  */
 import type { PrimaryKey, RecordState, Stamp, Transaction } from '../types.js';
 
@@ -10,7 +12,7 @@ import type { PrimaryKey, RecordState, Stamp, Transaction } from '../types.js';
 export const PROTOCOL_VERSION = 1;
 
 /** A range of seqs the edge gave up on (`drop-oldest`, `ttl`; I14). `toSeq` is inclusive. */
-export interface SkipRange {
+export interface WireSkipRange {
   readonly epoch: string;
   readonly fromSeq: number;
   readonly toSeq: number;
@@ -18,7 +20,7 @@ export interface SkipRange {
 }
 
 /** Topic `tm/v1/up/{node}/{db.table}`: transactions and skips of one (origin, epoch, table), seq order. */
-export interface TransactionBatch {
+export interface WireTransactionBatch {
   readonly origin: string;
   /** `database.table`; every tx's table must equal it */
   readonly table: string;
@@ -26,11 +28,11 @@ export interface TransactionBatch {
   /** primary key attribute name, so the hub can create the table (SPEC §5) */
   readonly primaryKey: string;
   readonly txs: readonly Transaction[];
-  readonly skips: readonly SkipRange[];
+  readonly skips: readonly WireSkipRange[];
 }
 
 /** One refused transaction: `poison` ones are consumed and quarantined, others are held (I11). */
-export interface TxError {
+export interface WireTxError {
   readonly seq: number;
   readonly code: string;
   readonly message: string;
@@ -38,17 +40,17 @@ export interface TxError {
 }
 
 /** What stopped the hub from applying the rest of a batch (`none`: everything through appliedThrough is done). */
-export type ReceiptErrorKind = 'none' | 'transient' | 'gap' | 'epoch-conflict';
+export type WireReceiptErrorKind = 'none' | 'transient' | 'gap' | 'epoch-conflict';
 
 /** Topic `tm/v1/receipt/{node}`: the hub's durable answer to a batch (I7, I8, I9, I11). */
-export interface Receipt {
+export interface WireReceipt {
   readonly table: string;
   /** the batch's publish epoch; '' when the batch could not be read (TM_BAD_MESSAGE) */
   readonly epoch: string;
   /** the hub's applied mark for (origin, epoch, table), poison transactions and skips included */
   readonly appliedThrough: number;
-  readonly errors: readonly TxError[];
-  readonly errorKind: ReceiptErrorKind;
+  readonly errors: readonly WireTxError[];
+  readonly errorKind: WireReceiptErrorKind;
   /** TM_* code of errorKind ('' for none) */
   readonly code: string;
   readonly message: string;
@@ -60,64 +62,64 @@ export interface Receipt {
 }
 
 /** An edge's position in a table's feed: (hubEpoch, tableIncarnation, hubSeq) (SPEC §5). */
-export interface Cursor {
+export interface WireCursor {
   readonly hubEpoch: string;
   readonly incarnation: string;
   readonly hubSeq: number;
 }
 
 /** What the edge has published of one table and holds receipts for (I9). */
-export interface PublishState {
+export interface WirePublishState {
   readonly table: string;
   readonly epoch: string;
   readonly receiptedThrough: number;
 }
 
 /** One subscribed table; `cursor` is absent until the first page was applied. */
-export interface SubscriptionState {
+export interface WireSubscriptionState {
   readonly table: string;
-  readonly cursor?: Cursor;
+  readonly cursor?: WireCursor;
 }
 
 /** First message of every session, edge → hub. */
-export interface Hello {
+export interface WireHello {
   readonly node: string;
   readonly storeEpoch: string;
   /** '' on first contact */
   readonly lastHubEpoch: string;
-  readonly publishes: readonly PublishState[];
-  readonly subs: readonly SubscriptionState[];
+  readonly publishes: readonly WirePublishState[];
+  readonly subs: readonly WireSubscriptionState[];
   readonly version: string;
 }
 
 /** What a node may do with one table (I15). */
-export interface Grant {
+export interface WireGrant {
   readonly table: string;
   readonly publish: boolean;
   readonly subscribe: boolean;
 }
 
 /** The hub's answer to Hello. */
-export interface Welcome {
+export interface WireWelcome {
   readonly hubTimeMs: number;
   readonly hubEpoch: string;
-  readonly grants: readonly Grant[];
+  readonly grants: readonly WireGrant[];
   readonly maxClockSkewMs: number;
 }
 
 /** Where a subscription without a cursor starts (SPEC §5 "Start points"). */
-export type StartPoint =
+export type WireStartPoint =
   | { readonly kind: 'now' }
   | { readonly kind: 'beginning' }
   | { readonly kind: 'timestamp'; readonly ms: number };
 
 /** A pull for the next catch-up or snapshot page of one table. */
-export interface SyncRequest {
+export interface WireSyncRequest {
   readonly requestId: string;
   readonly table: string;
   /** absent: start from `start` */
-  readonly cursor?: Cursor;
-  readonly start: StartPoint;
+  readonly cursor?: WireCursor;
+  readonly start: WireStartPoint;
   /** SnapshotPage.resumeAfter of the previous page; '' when not in a snapshot */
   readonly snapshotResumeAfter: string;
   /** 0 = hub default */
@@ -127,25 +129,25 @@ export interface SyncRequest {
 }
 
 /** One table's cursor in a CursorReport. */
-export interface TableCursor {
+export interface WireTableCursor {
   readonly table: string;
-  readonly cursor: Cursor;
+  readonly cursor: WireCursor;
 }
 
 /** Cursors the edge has durably applied through, for tombstone GC (I5). */
-export interface CursorReport {
+export interface WireCursorReport {
   readonly node: string;
-  readonly cursors: readonly TableCursor[];
+  readonly cursors: readonly WireTableCursor[];
 }
 
 /** Topic `tm/v1/sync/{node}`. */
-export type SyncMessage =
-  | { readonly kind: 'hello'; readonly hello: Hello }
-  | { readonly kind: 'syncRequest'; readonly syncRequest: SyncRequest }
-  | { readonly kind: 'cursorReport'; readonly cursorReport: CursorReport };
+export type WireSyncMessage =
+  | { readonly kind: 'hello'; readonly hello: WireHello }
+  | { readonly kind: 'syncRequest'; readonly syncRequest: WireSyncRequest }
+  | { readonly kind: 'cursorReport'; readonly cursorReport: WireCursorReport };
 
 /** A table definition, owned by the hub. `indexes` lists each index's attributes, e.g. `[['sensor', 'ts']]`. */
-export interface TableDef {
+export interface WireTableDef {
   readonly table: string;
   readonly primaryKey: string;
   readonly indexes: readonly (readonly string[])[];
@@ -153,33 +155,33 @@ export interface TableDef {
 }
 
 /** One applied transaction in a table's feed. */
-export interface FeedEntry {
+export interface WireFeedEntry {
   readonly hubSeq: number;
   readonly tx: Transaction;
 }
 
 /** The full merge state of one record (I4), as carried by snapshots (I13). */
-export interface RecordEntry {
+export interface WireRecordEntry {
   readonly key: PrimaryKey;
   readonly state: RecordState;
 }
 
 /** A page of the feed answering a SyncRequest. */
-export interface CatchupPage {
+export interface WireCatchupPage {
   readonly requestId: string;
-  readonly def: TableDef;
+  readonly def: WireTableDef;
   readonly hubEpoch: string;
-  readonly entries: readonly FeedEntry[];
+  readonly entries: readonly WireFeedEntry[];
   readonly headSeq: number;
   readonly headReached: boolean;
 }
 
 /** A page of a snapshot (I13). */
-export interface SnapshotPage {
+export interface WireSnapshotPage {
   readonly requestId: string;
-  readonly def: TableDef;
+  readonly def: WireTableDef;
   readonly hubEpoch: string;
-  readonly records: readonly RecordEntry[];
+  readonly records: readonly WireRecordEntry[];
   /** G of I5; absent while nothing was ever collected */
   readonly gcHorizon?: Stamp;
   readonly asOfHubSeq: number;
@@ -189,7 +191,7 @@ export interface SnapshotPage {
 }
 
 /** A refused SyncRequest. */
-export interface SyncError {
+export interface WireSyncError {
   readonly requestId: string;
   readonly table: string;
   readonly code: string;
@@ -199,22 +201,22 @@ export interface SyncError {
 }
 
 /** Topic `tm/v1/catchup/{node}`. */
-export type CatchupMessage =
-  | { readonly kind: 'welcome'; readonly welcome: Welcome }
-  | { readonly kind: 'catchupPage'; readonly catchupPage: CatchupPage }
-  | { readonly kind: 'snapshotPage'; readonly snapshotPage: SnapshotPage }
-  | { readonly kind: 'error'; readonly error: SyncError };
+export type WireCatchupMessage =
+  | { readonly kind: 'welcome'; readonly welcome: WireWelcome }
+  | { readonly kind: 'catchupPage'; readonly catchupPage: WireCatchupPage }
+  | { readonly kind: 'snapshotPage'; readonly snapshotPage: WireSnapshotPage }
+  | { readonly kind: 'error'; readonly error: WireSyncError };
 
 /** Live feed entries of one table, contiguous and ascending in hubSeq. */
-export interface FeedBatch {
+export interface WireFeedBatch {
   readonly table: string;
   readonly hubEpoch: string;
   readonly incarnation: string;
-  readonly entries: readonly FeedEntry[];
+  readonly entries: readonly WireFeedEntry[];
 }
 
 /** The table's latest hub seq, sent every 5 s. */
-export interface HeadHeartbeat {
+export interface WireHeadHeartbeat {
   readonly table: string;
   readonly hubEpoch: string;
   readonly incarnation: string;
@@ -223,12 +225,12 @@ export interface HeadHeartbeat {
 }
 
 /** Topic `tm/v1/feed/{db.table}`. */
-export type FeedMessage =
-  | { readonly kind: 'batch'; readonly batch: FeedBatch }
-  | { readonly kind: 'heartbeat'; readonly heartbeat: HeadHeartbeat };
+export type WireFeedMessage =
+  | { readonly kind: 'batch'; readonly batch: WireFeedBatch }
+  | { readonly kind: 'heartbeat'; readonly heartbeat: WireHeadHeartbeat };
 
 /** Topic `tm/v1/presence/{node}`, retained; the offline form is also the MQTT will. */
-export interface Presence {
+export interface WirePresence {
   readonly node: string;
   readonly online: boolean;
   readonly version: string;

@@ -4,12 +4,18 @@
  * not the codec's: the codec only refuses what cannot be read.
  */
 import type { Transaction } from '../types.js';
-import * as wire from './generated/wire.js';
-import type { Receipt, ReceiptErrorKind, SkipRange, TransactionBatch, TxError } from './messages.js';
+import * as pb from './generated/wire.js';
+import type {
+  WireReceipt,
+  WireReceiptErrorKind,
+  WireSkipRange,
+  WireTransactionBatch,
+  WireTxError,
+} from './messages.js';
 import { bad, decodeWire, encodeWire, invalid, required, toU64, u64 } from './runtime.js';
 import { fromWireTransaction, toWireTransaction } from './transaction.js';
 
-const { ErrorKind } = wire;
+const { ErrorKind } = pb;
 
 /** Encodes one transaction on its own (its table is required). */
 export function encodeTransaction(tx: Transaction): Uint8Array {
@@ -21,14 +27,14 @@ export function decodeTransaction(bytes: Uint8Array): Transaction {
   return decodeWire('Transaction', bytes, (msg) => fromWireTransaction(msg, 'Transaction'));
 }
 
-function toWireSkip(skip: SkipRange, at: string): wire.SkipRange {
+function toWireSkip(skip: WireSkipRange, at: string): pb.SkipRange {
   const fromSeq = toU64(skip.fromSeq, `${at}.fromSeq`);
   const toSeq = toU64(skip.toSeq, `${at}.toSeq`);
   if (fromSeq < 1 || toSeq < fromSeq) invalid(`${at} is [${fromSeq}, ${toSeq}], not a range of seqs ≥ 1`);
   return { epoch: required(skip.epoch, `${at}.epoch`, invalid), fromSeq, toSeq, reason: skip.reason };
 }
 
-function fromWireSkip(skip: wire.SkipRange, at: string): SkipRange {
+function fromWireSkip(skip: pb.SkipRange, at: string): WireSkipRange {
   const fromSeq = u64(skip.fromSeq, `${at}.fromSeq`);
   const toSeq = u64(skip.toSeq, `${at}.toSeq`);
   if (fromSeq < 1 || toSeq < fromSeq) bad(`${at} is [${fromSeq}, ${toSeq}], not a range of seqs ≥ 1`);
@@ -36,7 +42,7 @@ function fromWireSkip(skip: wire.SkipRange, at: string): SkipRange {
 }
 
 /** Encodes a batch; every transaction's table must be the batch's (it is left out of the bytes). */
-export function encodeTransactionBatch(batch: TransactionBatch): Uint8Array {
+export function encodeTransactionBatch(batch: WireTransactionBatch): Uint8Array {
   const at = 'TransactionBatch';
   const table = required(batch.table, `${at}.table`, invalid);
   return encodeWire('TransactionBatch', {
@@ -51,7 +57,7 @@ export function encodeTransactionBatch(batch: TransactionBatch): Uint8Array {
 }
 
 /** Decodes a batch; origin, table, epoch and primary key are required. */
-export function decodeTransactionBatch(bytes: Uint8Array): TransactionBatch {
+export function decodeTransactionBatch(bytes: Uint8Array): WireTransactionBatch {
   return decodeWire('TransactionBatch', bytes, (msg) => {
     const at = 'TransactionBatch';
     const table = required(msg.table, `${at}.table`, bad);
@@ -66,15 +72,15 @@ export function decodeTransactionBatch(bytes: Uint8Array): TransactionBatch {
   });
 }
 
-const ERROR_KINDS: readonly ReceiptErrorKind[] = ['none', 'transient', 'gap', 'epoch-conflict'];
-const ERROR_KIND_IDS: Readonly<Record<ReceiptErrorKind, number>> = {
+const ERROR_KINDS: readonly WireReceiptErrorKind[] = ['none', 'transient', 'gap', 'epoch-conflict'];
+const ERROR_KIND_IDS: Readonly<Record<WireReceiptErrorKind, number>> = {
   none: ErrorKind.ERROR_KIND_NONE,
   transient: ErrorKind.ERROR_KIND_TRANSIENT,
   gap: ErrorKind.ERROR_KIND_GAP,
   'epoch-conflict': ErrorKind.ERROR_KIND_EPOCH_CONFLICT,
 };
 
-function toWireTxError(error: TxError, at: string): wire.TxError {
+function toWireTxError(error: WireTxError, at: string): pb.TxError {
   return {
     seq: toU64(error.seq, `${at}.seq`),
     code: required(error.code, `${at}.code`, invalid),
@@ -83,7 +89,7 @@ function toWireTxError(error: TxError, at: string): wire.TxError {
   };
 }
 
-function fromWireTxError(error: wire.TxError, at: string): TxError {
+function fromWireTxError(error: pb.TxError, at: string): WireTxError {
   return {
     seq: u64(error.seq, `${at}.seq`),
     code: required(error.code, `${at}.code`, bad),
@@ -93,7 +99,7 @@ function fromWireTxError(error: wire.TxError, at: string): TxError {
 }
 
 /** Encodes a receipt; a non-`none` error kind needs a code. */
-export function encodeReceipt(receipt: Receipt): Uint8Array {
+export function encodeReceipt(receipt: WireReceipt): Uint8Array {
   const at = 'Receipt';
   const errorKind = ERROR_KIND_IDS[receipt.errorKind];
   if (errorKind === undefined) invalid(`${at}.errorKind is ${String(receipt.errorKind)}`);
@@ -115,7 +121,7 @@ export function encodeReceipt(receipt: Receipt): Uint8Array {
 }
 
 /** Decodes a receipt; an unknown error kind or a kind without a code is refused. */
-export function decodeReceipt(bytes: Uint8Array): Receipt {
+export function decodeReceipt(bytes: Uint8Array): WireReceipt {
   return decodeWire('Receipt', bytes, (msg) => {
     const at = 'Receipt';
     const errorKind = ERROR_KINDS[msg.errorKind];

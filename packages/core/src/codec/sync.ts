@@ -2,15 +2,15 @@
  * Topic `tm/v1/sync/{node}` (edge → hub): Hello, SyncRequest and CursorReport, carried in one SyncMessage
  * envelope so the topic has a single decodable type (SPEC §6).
  */
-import type * as wire from './generated/wire.js';
+import type * as pb from './generated/wire.js';
 import type {
-  Cursor,
-  CursorReport,
-  Hello,
-  StartPoint,
-  SubscriptionState,
-  SyncMessage,
-  SyncRequest,
+  WireCursor,
+  WireCursorReport,
+  WireHello,
+  WireStartPoint,
+  WireSubscriptionState,
+  WireSyncMessage,
+  WireSyncRequest,
 } from './messages.js';
 import {
   bad,
@@ -25,11 +25,11 @@ import {
 } from './runtime.js';
 import { fromWireCursor, toWireCursor } from './transaction.js';
 
-function optionalCursor(cursor: wire.Cursor | null | undefined, at: string): { cursor?: Cursor } {
+function optionalCursor(cursor: pb.Cursor | null | undefined, at: string): { cursor?: WireCursor } {
   return cursor === null || cursor === undefined ? {} : { cursor: fromWireCursor(cursor, at) };
 }
 
-function helloToWire(hello: Hello): wire.Hello {
+function helloToWire(hello: WireHello): pb.Hello {
   const at = 'Hello';
   return {
     protocolVersion: 0,
@@ -49,7 +49,7 @@ function helloToWire(hello: Hello): wire.Hello {
   };
 }
 
-function helloFromWire(msg: wire.Hello, at: string): Hello {
+function helloFromWire(msg: pb.Hello, at: string): WireHello {
   checkNestedVersion(msg.protocolVersion, at);
   return {
     node: required(msg.node, `${at}.node`, bad),
@@ -61,7 +61,7 @@ function helloFromWire(msg: wire.Hello, at: string): Hello {
       receiptedThrough: u64(p.receiptedThrough, `${at}.publishes[${i}].receiptedThrough`),
     })),
     subs: msg.subs.map(
-      (s, i): SubscriptionState => ({
+      (s, i): WireSubscriptionState => ({
         table: required(s.table, `${at}.subs[${i}].table`, bad),
         ...optionalCursor(s.cursor, `${at}.subs[${i}].cursor`),
       }),
@@ -70,7 +70,7 @@ function helloFromWire(msg: wire.Hello, at: string): Hello {
   };
 }
 
-function startToWire(start: StartPoint, at: string): wire.StartPoint {
+function startToWire(start: WireStartPoint, at: string): pb.StartPoint {
   switch (start.kind) {
     case 'now':
       return { now: {} };
@@ -84,7 +84,7 @@ function startToWire(start: StartPoint, at: string): wire.StartPoint {
 }
 
 /** An absent or empty start point means "now" (SPEC §5: the default start). */
-function startFromWire(start: wire.StartPoint | null, at: string): StartPoint {
+function startFromWire(start: pb.StartPoint | null, at: string): WireStartPoint {
   if (start === null || start === undefined) return { kind: 'now' };
   if (start.point === 'beginning') return { kind: 'beginning' };
   if (start.point === 'timestampMs')
@@ -92,7 +92,7 @@ function startFromWire(start: wire.StartPoint | null, at: string): StartPoint {
   return { kind: 'now' };
 }
 
-function syncRequestToWire(req: SyncRequest): wire.SyncRequest {
+function syncRequestToWire(req: WireSyncRequest): pb.SyncRequest {
   const at = 'SyncRequest';
   return {
     protocolVersion: 0,
@@ -106,7 +106,7 @@ function syncRequestToWire(req: SyncRequest): wire.SyncRequest {
   };
 }
 
-function syncRequestFromWire(msg: wire.SyncRequest, at: string): SyncRequest {
+function syncRequestFromWire(msg: pb.SyncRequest, at: string): WireSyncRequest {
   checkNestedVersion(msg.protocolVersion, at);
   return {
     requestId: required(msg.requestId, `${at}.requestId`, bad),
@@ -119,7 +119,7 @@ function syncRequestFromWire(msg: wire.SyncRequest, at: string): SyncRequest {
   };
 }
 
-function cursorReportToWire(report: CursorReport): wire.CursorReport {
+function cursorReportToWire(report: WireCursorReport): pb.CursorReport {
   const at = 'CursorReport';
   return {
     protocolVersion: 0,
@@ -131,7 +131,7 @@ function cursorReportToWire(report: CursorReport): wire.CursorReport {
   };
 }
 
-function cursorReportFromWire(msg: wire.CursorReport, at: string): CursorReport {
+function cursorReportFromWire(msg: pb.CursorReport, at: string): WireCursorReport {
   checkNestedVersion(msg.protocolVersion, at);
   return {
     node: required(msg.node, `${at}.node`, bad),
@@ -147,37 +147,37 @@ function cursorReportFromWire(msg: wire.CursorReport, at: string): CursorReport 
 }
 
 /** Encodes a Hello on its own (the sync topic carries it inside a SyncMessage). */
-export function encodeHello(hello: Hello): Uint8Array {
+export function encodeHello(hello: WireHello): Uint8Array {
   return encodeWire('Hello', helloToWire(hello));
 }
 
 /** Decodes a Hello; node and store epoch are required. */
-export function decodeHello(bytes: Uint8Array): Hello {
+export function decodeHello(bytes: Uint8Array): WireHello {
   return decodeWire('Hello', bytes, (msg) => helloFromWire(msg, 'Hello'));
 }
 
 /** Encodes a SyncRequest on its own. */
-export function encodeSyncRequest(req: SyncRequest): Uint8Array {
+export function encodeSyncRequest(req: WireSyncRequest): Uint8Array {
   return encodeWire('SyncRequest', syncRequestToWire(req));
 }
 
 /** Decodes a SyncRequest; request id and table are required, an absent start point is `now`. */
-export function decodeSyncRequest(bytes: Uint8Array): SyncRequest {
+export function decodeSyncRequest(bytes: Uint8Array): WireSyncRequest {
   return decodeWire('SyncRequest', bytes, (msg) => syncRequestFromWire(msg, 'SyncRequest'));
 }
 
 /** Encodes a CursorReport on its own. */
-export function encodeCursorReport(report: CursorReport): Uint8Array {
+export function encodeCursorReport(report: WireCursorReport): Uint8Array {
   return encodeWire('CursorReport', cursorReportToWire(report));
 }
 
 /** Decodes a CursorReport; every entry needs a table and a cursor. */
-export function decodeCursorReport(bytes: Uint8Array): CursorReport {
+export function decodeCursorReport(bytes: Uint8Array): WireCursorReport {
   return decodeWire('CursorReport', bytes, (msg) => cursorReportFromWire(msg, 'CursorReport'));
 }
 
 /** Encodes the payload of `tm/v1/sync/{node}`. */
-export function encodeSyncMessage(msg: SyncMessage): Uint8Array {
+export function encodeSyncMessage(msg: WireSyncMessage): Uint8Array {
   switch (msg.kind) {
     case 'hello':
       return encodeWire('SyncMessage', { protocolVersion: 0, hello: helloToWire(msg.hello) });
@@ -197,8 +197,8 @@ export function encodeSyncMessage(msg: SyncMessage): Uint8Array {
 }
 
 /** Decodes the payload of `tm/v1/sync/{node}`; an envelope with no body is refused. */
-export function decodeSyncMessage(bytes: Uint8Array): SyncMessage {
-  return decodeWire('SyncMessage', bytes, (msg): SyncMessage => {
+export function decodeSyncMessage(bytes: Uint8Array): WireSyncMessage {
+  return decodeWire('SyncMessage', bytes, (msg): WireSyncMessage => {
     if (msg.body === 'hello' && msg.hello) return { kind: 'hello', hello: helloFromWire(msg.hello, 'hello') };
     if (msg.body === 'syncRequest' && msg.syncRequest) {
       return { kind: 'syncRequest', syncRequest: syncRequestFromWire(msg.syncRequest, 'syncRequest') };

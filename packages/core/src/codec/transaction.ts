@@ -3,8 +3,8 @@
  * record merge state (I4), feed entries, table definitions and cursors (SPEC §5).
  */
 import type { JsonValue, Op, StampedValue, Transaction } from '../types.js';
-import * as wire from './generated/wire.js';
-import type { Cursor, FeedEntry, RecordEntry, TableDef } from './messages.js';
+import * as pb from './generated/wire.js';
+import type { WireCursor, WireFeedEntry, WireRecordEntry, WireTableDef } from './messages.js';
 import { bad, checkNestedVersion, invalid, required, toU64, u64 } from './runtime.js';
 import {
   checkUnique,
@@ -18,15 +18,15 @@ import {
   toWireStamp,
 } from './values.js';
 
-const { OpKind, WriteKind } = wire;
+const { OpKind, WriteKind } = pb;
 
 /** An operation; attributes are written sorted by name, a delete carries none. */
-export function toWireOp(op: Op, at: string): wire.Op {
+export function toWireOp(op: Op, at: string): pb.Op {
   const key = toWireKey(op.key, `${at}.key`);
   if (op.kind === 'delete') return { kind: OpKind.OP_KIND_DELETE, key, attrs: [] };
   if (op.kind !== 'put' && op.kind !== 'patch') invalid(`${at}.kind is ${String((op as Op).kind)}`);
   if (op.attrs === null || typeof op.attrs !== 'object') invalid(`${at}.attrs is missing`);
-  const attrs: wire.Attr[] = [];
+  const attrs: pb.Attr[] = [];
   for (const name of sortedNames(op.attrs)) {
     attrs.push({
       name,
@@ -37,7 +37,7 @@ export function toWireOp(op: Op, at: string): wire.Op {
 }
 
 /** The Op of a decoded Op message. */
-export function fromWireOp(op: wire.Op, at: string): Op {
+export function fromWireOp(op: pb.Op, at: string): Op {
   const key = fromWireKey(op.key, `${at}.key`);
   if (op.kind === OpKind.OP_KIND_DELETE) {
     if (op.attrs.length > 0) bad(`${at}: a delete carries ${op.attrs.length} attributes`);
@@ -58,7 +58,7 @@ export function fromWireOp(op: wire.Op, at: string): Op {
  * A transaction. Inside a batch or page, `inheritTable` is the enclosing table: the transaction's table must
  * equal it and is left out of the bytes.
  */
-export function toWireTransaction(tx: Transaction, at: string, inheritTable = ''): wire.Transaction {
+export function toWireTransaction(tx: Transaction, at: string, inheritTable = ''): pb.Transaction {
   if (tx === null || typeof tx !== 'object') invalid(`${at} is missing`);
   required(tx.table, `${at}.table`, invalid);
   if (inheritTable !== '' && tx.table !== inheritTable) {
@@ -76,7 +76,7 @@ export function toWireTransaction(tx: Transaction, at: string, inheritTable = ''
 }
 
 /** The Transaction of a decoded message; an empty table is `inheritTable`. */
-export function fromWireTransaction(tx: wire.Transaction | null, at: string, inheritTable = ''): Transaction {
+export function fromWireTransaction(tx: pb.Transaction | null, at: string, inheritTable = ''): Transaction {
   if (tx === null || tx === undefined) return bad(`${at} is missing`);
   if (inheritTable !== '') checkNestedVersion(tx.protocolVersion, at);
   if (inheritTable !== '' && tx.table !== '' && tx.table !== inheritTable) {
@@ -94,11 +94,11 @@ export function fromWireTransaction(tx: wire.Transaction | null, at: string, inh
 }
 
 /** A record's full merge state (W, A) of I4; attributes are written sorted by name. */
-export function toWireRecord(entry: RecordEntry, at: string): wire.RecordEntry {
+export function toWireRecord(entry: WireRecordEntry, at: string): pb.RecordEntry {
   const { w, attrs } = entry.state;
   if (w !== undefined && w.kind !== 'put' && w.kind !== 'delete')
     invalid(`${at}.w.kind is ${String(w.kind)}`);
-  const wireAttrs: wire.StampedAttr[] = [];
+  const wireAttrs: pb.StampedAttr[] = [];
   for (const name of sortedNames(attrs)) {
     const attr = attrs[name] as StampedValue;
     const where = `${at}.attrs[${JSON.stringify(name)}]`;
@@ -122,7 +122,7 @@ export function toWireRecord(entry: RecordEntry, at: string): wire.RecordEntry {
 }
 
 /** The RecordEntry of a decoded message; a W kind needs a W stamp and no kind allows none. */
-export function fromWireRecord(entry: wire.RecordEntry, at: string): RecordEntry {
+export function fromWireRecord(entry: pb.RecordEntry, at: string): WireRecordEntry {
   const key = fromWireKey(entry.key, `${at}.key`);
   const attrs: Record<string, StampedValue> = {};
   const seen = new Set<string>();
@@ -149,20 +149,20 @@ export function fromWireRecord(entry: wire.RecordEntry, at: string): RecordEntry
 }
 
 /** A feed entry; its transaction's table is the enclosing table. */
-export function toWireFeedEntry(entry: FeedEntry, at: string, table: string): wire.FeedEntry {
+export function toWireFeedEntry(entry: WireFeedEntry, at: string, table: string): pb.FeedEntry {
   if (toU64(entry.hubSeq, `${at}.hubSeq`) < 1) invalid(`${at}.hubSeq must be ≥ 1`);
   return { hubSeq: entry.hubSeq, tx: toWireTransaction(entry.tx, `${at}.tx`, table) };
 }
 
 /** The FeedEntry of a decoded message. */
-export function fromWireFeedEntry(entry: wire.FeedEntry, at: string, table: string): FeedEntry {
+export function fromWireFeedEntry(entry: pb.FeedEntry, at: string, table: string): WireFeedEntry {
   const hubSeq = u64(entry.hubSeq, `${at}.hubSeq`);
   if (hubSeq < 1) bad(`${at}.hubSeq is missing`);
   return { hubSeq, tx: fromWireTransaction(entry.tx, `${at}.tx`, table) };
 }
 
 /** A table definition; table, primary key and incarnation are required, each index names ≥ 1 attribute. */
-export function toWireTableDef(def: TableDef, at: string): wire.TableDef {
+export function toWireTableDef(def: WireTableDef, at: string): pb.TableDef {
   if (def === null || typeof def !== 'object') invalid(`${at} is missing`);
   return {
     table: required(def.table, `${at}.table`, invalid),
@@ -176,7 +176,7 @@ export function toWireTableDef(def: TableDef, at: string): wire.TableDef {
 }
 
 /** The TableDef of a decoded message. */
-export function fromWireTableDef(def: wire.TableDef | null, at: string): TableDef {
+export function fromWireTableDef(def: pb.TableDef | null, at: string): WireTableDef {
   if (def === null || def === undefined) return bad(`${at} is missing`);
   return {
     table: required(def.table, `${at}.table`, bad),
@@ -190,7 +190,7 @@ export function fromWireTableDef(def: wire.TableDef | null, at: string): TableDe
 }
 
 /** A feed cursor. */
-export function toWireCursor(cursor: Cursor, at: string): wire.Cursor {
+export function toWireCursor(cursor: WireCursor, at: string): pb.Cursor {
   return {
     hubEpoch: cursor.hubEpoch,
     incarnation: cursor.incarnation,
@@ -199,7 +199,7 @@ export function toWireCursor(cursor: Cursor, at: string): wire.Cursor {
 }
 
 /** The Cursor of a decoded message. */
-export function fromWireCursor(cursor: wire.Cursor, at: string): Cursor {
+export function fromWireCursor(cursor: pb.Cursor, at: string): WireCursor {
   return {
     hubEpoch: cursor.hubEpoch,
     incarnation: cursor.incarnation,

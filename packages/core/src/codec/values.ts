@@ -4,7 +4,7 @@
  */
 import { TmError } from '../errors.js';
 import type { JsonValue, PrimaryKey, Stamp } from '../types.js';
-import type * as wire from './generated/wire.js';
+import type * as pb from './generated/wire.js';
 import { bad, invalid, required, toU32, toU64, u64 } from './runtime.js';
 
 const utf8Encoder = new TextEncoder();
@@ -62,14 +62,14 @@ export function setOwn<T>(obj: Record<string, T>, name: string, value: T): void 
 }
 
 /** A primary key: a string, or a finite number (-0 is written as 0). */
-export function toWireKey(key: PrimaryKey, at: string): wire.Key {
+export function toWireKey(key: PrimaryKey, at: string): pb.Key {
   if (typeof key === 'string') return { str: key };
   if (typeof key === 'number' && Number.isFinite(key)) return { num: key === 0 ? 0 : key };
   throw new TmError('TM_INVALID_KEY', `${at} must be a string or a finite number, got ${String(key)}`);
 }
 
 /** The key of a decoded Key message; exactly one member must be set. */
-export function fromWireKey(key: wire.Key | null, at: string): PrimaryKey {
+export function fromWireKey(key: pb.Key | null, at: string): PrimaryKey {
   if (key === null || key === undefined) return bad(`${at} is missing`);
   if (key.value === 'str' && typeof key.str === 'string') return key.str;
   if (key.value === 'num' && typeof key.num === 'number') {
@@ -80,7 +80,7 @@ export function fromWireKey(key: wire.Key | null, at: string): PrimaryKey {
 }
 
 /** A stamp `(hlc, node, epoch)`; wall < 2^53, counter uint32, node and epoch non-empty. */
-export function toWireStamp(stamp: Stamp, at: string): wire.Stamp {
+export function toWireStamp(stamp: Stamp, at: string): pb.Stamp {
   if (stamp === null || typeof stamp !== 'object') invalid(`${at} is missing`);
   return {
     hlc: { wall: toU64(stamp.wall, `${at}.wall`), counter: toU32(stamp.counter, `${at}.counter`) },
@@ -90,7 +90,7 @@ export function toWireStamp(stamp: Stamp, at: string): wire.Stamp {
 }
 
 /** The Stamp of a decoded Stamp message; hlc, node and epoch are required. */
-export function fromWireStamp(stamp: wire.Stamp | null, at: string): Stamp {
+export function fromWireStamp(stamp: pb.Stamp | null, at: string): Stamp {
   if (stamp === null || stamp === undefined) return bad(`${at} is missing`);
   const hlc = stamp.hlc;
   if (hlc === null || hlc === undefined) return bad(`${at}.hlc is missing`);
