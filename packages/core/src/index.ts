@@ -1,5 +1,6 @@
 /** @tablemesh/core — codec, topics, HLC, merge, store, outbox, feed. Never imports mqtt, aedes, http or cli. */
 export * from './canonical-json.js';
+export * from './codec/index.js';
 export * from './errors.js';
 export * from './hlc.js';
 export * from './merge.js';
