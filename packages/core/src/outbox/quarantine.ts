@@ -7,6 +7,7 @@ import { canonicalJson } from '../canonical-json.js';
 import { TmError } from '../errors.js';
 import type { Tx } from '../store/commit.js';
 import type { Store } from '../store/store.js';
+import { tableRef } from '../store/tables.js';
 import type { JsonValue, Transaction } from '../types.js';
 import { quarantineKey, quarantineRange, type TxItem } from './items.js';
 import { type TableState, writeMeta } from './table-state.js';
@@ -62,7 +63,7 @@ export class Quarantine {
   /** Quarantined transactions of one table or all, in key order (durable data). */
   async list(table?: string): Promise<QuarantinedTx[]> {
     const out: QuarantinedTx[] = [];
-    const ref = table === undefined ? undefined : (this.stateOf(table)?.table ?? table);
+    const ref = table === undefined ? undefined : tableRef(table);
     for await (const [, value] of this.store.kv.iterate(quarantineRange(ref))) {
       out.push(JSON.parse(value.toString('utf8')) as QuarantinedTx);
     }
