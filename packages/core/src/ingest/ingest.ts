@@ -31,7 +31,7 @@ import {
 } from './marks.js';
 
 /** A SKIP(epoch, from, to, reason) range: seqs the edge gave up (drop-oldest, ttl). */
-export interface SkipRange {
+export interface IngestSkipRange {
   /** must equal the batch's epoch when given */
   readonly epoch?: string;
   readonly from: number;
@@ -46,7 +46,7 @@ export interface IngestBatch {
   readonly table: string;
   readonly epoch: string;
   readonly txs: readonly Transaction[];
-  readonly skips?: readonly SkipRange[];
+  readonly skips?: readonly IngestSkipRange[];
 }
 
 /** Per-call ingest parameters. */
