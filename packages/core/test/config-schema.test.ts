@@ -247,6 +247,14 @@ describe('applyEnv', () => {
     assert.deepEqual(file, { nodeId: 'f', hub: { url: 'mqtt://file' }, publish: [{ table: 'a' }] });
   });
 
+  it('skips ignored names', () => {
+    const { config, used } = applyEnv({}, { TM_E_CONFIG: '/etc/e.yaml', TM_E_NODE_ID: 'n' }, 'TM_E_', [
+      'TM_E_CONFIG',
+    ]);
+    assert.deepEqual(config, { nodeId: 'n' });
+    assert.deepEqual(used, ['TM_E_NODE_ID']);
+  });
+
   it('ignores prototype-polluting names', () => {
     const { config, used } = applyEnv({}, { TM_X___PROTO__: '1', TM_X_A____PROTO__: '1' }, 'TM_X_');
     assert.deepEqual(used, []);

@@ -401,18 +401,21 @@ function envSegment(word: string): Segment {
  * - an all-digit level is an array index: `TM_EDGE_PUBLISH__0__QUOTA_BYTES=64MiB` → `publish[0].quotaBytes`;
  * - a value starting with `[` or `{` is parsed as JSON (`TM_EDGE_SUBSCRIBE=[{"table":"thresholds"}]`), any
  *   other value stays a string (the schema converts numbers, sizes, durations and booleans).
- * Returns the names of the variables used, for error messages.
+ * Names in `ignore` (e.g. `TM_EDGE_CONFIG`, the file path) are skipped. Returns the names of the variables used,
+ * for error messages.
  */
 export function applyEnv(
   input: unknown,
   env: Readonly<Record<string, string | undefined>>,
   prefix: string,
+  ignore: readonly string[] = [],
 ): { config: Record<string, unknown>; used: string[] } {
   const config = cloneRoot(input);
   const used: string[] = [];
   for (const name of Object.keys(env).sort()) {
     const raw = env[name];
     if (!name.startsWith(prefix) || raw === undefined || name.length === prefix.length) continue;
+    if (ignore.includes(name)) continue;
     const segments = name.slice(prefix.length).split('__').map(envSegment);
     if (segments.some((seg) => seg === '' || FORBIDDEN_SEGMENTS.has(String(seg)))) continue;
     setPath(config, segments, envValue(raw));
