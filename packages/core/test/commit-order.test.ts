@@ -49,6 +49,10 @@ class RecordingKv implements KvBackend {
     return this.inner.get(key);
   }
 
+  getMany(keys: readonly BinKey[]): Promise<(Buffer | undefined)[]> {
+    return this.inner.getMany(keys);
+  }
+
   iterate(range: KvRange): AsyncIterable<[BinKey, Buffer]> {
     return this.inner.iterate(range);
   }

@@ -31,6 +31,9 @@ export interface CommitterOptions {
   readonly observer?: CommitObserver;
 }
 
+/** How many flushed groups' key sets are kept to validate prefetched reads. */
+const RECENT_FLUSHES_KEPT = 16;
+
 interface Group {
   readonly id: number;
   readonly writes: Map<BinKey, Buffer | undefined>;
@@ -57,11 +60,16 @@ export class Tx {
   private readonly preparedHooks: (() => void)[] = [];
   private readonly durableHooks: (() => void)[] = [];
 
-  constructor(private readonly committer: Committer) {}
+  constructor(
+    private readonly committer: Committer,
+    /** values read before the lock was taken, still current (see Committer.transact) */
+    private readonly prefetched?: Map<BinKey, Buffer | undefined>,
+  ) {}
 
   /** Reads a key through this transaction's view. */
   async get(key: BinKey): Promise<Buffer | undefined> {
     if (this.writes.has(key)) return this.writes.get(key);
+    if (this.prefetched?.has(key) && !this.committer.isPending(key)) return this.prefetched.get(key);
     return this.committer.readThrough(key);
   }
 
@@ -141,6 +149,9 @@ export class Committer {
   private readonly overlay = new Map<BinKey, { value: Buffer | undefined; group: number }>();
   private failure: unknown;
   private closed = false;
+  /** groups written so far, and the keys of the most recent ones (to validate prefetched reads) */
+  private groupsFlushed = 0;
+  private readonly recentFlushes: Set<BinKey>[] = [];
   /** number of group batches written; with sync on, the number of fsyncs */
   batchesWritten = 0;
   /** number of transactions committed */
@@ -160,6 +171,11 @@ export class Committer {
     return this.kv.get(key);
   }
 
+  /** True when `key` has a prepared-but-unsynced write. */
+  isPending(key: BinKey): boolean {
+    return this.overlay.has(key);
+  }
+
   /** @internal prepared-but-unsynced writes */
   *overlayEntries(): Iterable<[BinKey, Buffer | undefined]> {
     for (const [key, entry] of this.overlay) yield [key, entry.value];
@@ -169,14 +185,17 @@ export class Committer {
    * Runs `fn` as one atomic transaction. If `fn` throws, nothing is written and nothing in memory changes
    * (hooks registered with onPrepared do not run). Resolves after the transaction's batch is durable.
    */
-  async transact<T>(fn: (tx: Tx) => Promise<T> | T): Promise<T> {
+  async transact<T>(fn: (tx: Tx) => Promise<T> | T, prefetch?: readonly BinKey[]): Promise<T> {
+    // Reads of keys the caller names are done before the lock, so no I/O wait happens while holding it: the
+    // lock then covers only CPU work and many transactions are ready for each fsync.
+    const prefetched = prefetch && prefetch.length > 0 ? await this.prefetch(prefetch) : undefined;
     const release = await this.acquire();
     let group: Group | undefined;
     let tx: Tx;
     let result: T;
     try {
       this.assertUsable();
-      tx = new Tx(this);
+      tx = new Tx(this, prefetched?.(this.groupsFlushed));
       result = await fn(tx);
       this.assertUsable();
       // A transaction without writes waits for what it may have read: the open group, else the one in flight.
@@ -194,6 +213,27 @@ export class Committer {
     if (group) await group.done;
     tx.runDurable();
     return result;
+  }
+
+  /**
+   * Reads `keys` now and returns a function that, once the lock is held, gives the values still known to be
+   * current: a key written by a group that was flushed after the read began is left out (read again).
+   */
+  private async prefetch(
+    keys: readonly BinKey[],
+  ): Promise<(flushedNow: number) => Map<BinKey, Buffer | undefined>> {
+    const startedAt = this.groupsFlushed;
+    const values = await this.kv.getMany(keys);
+    return (flushedNow) => {
+      const map = new Map<BinKey, Buffer | undefined>();
+      const missed = flushedNow - startedAt;
+      if (missed > this.recentFlushes.length) return map; // too old to validate: read everything again
+      const stale = this.recentFlushes.slice(this.recentFlushes.length - missed);
+      keys.forEach((key, i) => {
+        if (!stale.some((set) => set.has(key))) map.set(key, values[i]);
+      });
+      return map;
+    };
   }
 
   /** Waits until everything prepared so far is durable. */
@@ -253,6 +293,9 @@ export class Committer {
       for (const key of group.writes.keys()) {
         if (this.overlay.get(key)?.group === group.id) this.overlay.delete(key);
       }
+      this.recentFlushes.push(new Set(group.writes.keys()));
+      if (this.recentFlushes.length > RECENT_FLUSHES_KEPT) this.recentFlushes.shift();
+      this.groupsFlushed++;
       group.resolve();
     } catch (err) {
       this.failure = err;

@@ -26,6 +26,8 @@ export interface KvBackend {
   open(): Promise<void>;
   close(): Promise<void>;
   get(key: BinKey): Promise<Buffer | undefined>;
+  /** Reads several keys at once (one round trip to the LevelDB thread pool). */
+  getMany(keys: readonly BinKey[]): Promise<(Buffer | undefined)[]>;
   /** Iterates entries in key order (or reverse), within the range. */
   iterate(range: KvRange): AsyncIterable<[BinKey, Buffer]>;
   /** Writes all entries atomically; with `sync` the write is fsync'd before the promise resolves (I6). */

@@ -26,6 +26,12 @@ export class LevelKv implements KvBackend {
     return value ?? undefined;
   }
 
+  async getMany(keys: readonly BinKey[]): Promise<(Buffer | undefined)[]> {
+    if (keys.length === 0) return [];
+    const values = await this.db.getMany(keys.map(toBuf));
+    return values.map((v) => v ?? undefined);
+  }
+
   async *iterate(range: KvRange): AsyncIterable<[BinKey, Buffer]> {
     const options: Record<string, unknown> = { reverse: range.reverse ?? false, limit: range.limit ?? -1 };
     if (range.gte !== undefined) options['gte'] = toBuf(range.gte);

@@ -34,6 +34,11 @@ export class MemoryKv implements KvBackend {
     return this.values.get(key);
   }
 
+  async getMany(keys: readonly BinKey[]): Promise<(Buffer | undefined)[]> {
+    this.assertOpen();
+    return keys.map((key) => this.values.get(key));
+  }
+
   async *iterate(range: KvRange): AsyncIterable<[BinKey, Buffer]> {
     this.assertOpen();
     // Snapshot the matching keys first so concurrent writes do not disturb the walk.

@@ -258,14 +258,16 @@ export class Store {
     incoming: RecordState,
     origin: string,
   ): Promise<Change | undefined> {
-    const before = await this.readState(tx, def.name, key);
+    const raw = (await tx.get(recordKey(def.name, key)))?.toString('utf8');
+    const before = raw === undefined ? undefined : decodeState(raw);
     const after = joinStates(before ?? emptyState(), incoming);
     const encoded = encodeState(after);
-    if (before && encoded === encodeState(before)) return undefined;
+    if (encoded === raw) return undefined; // nothing new: a duplicate or an older write (I4, I9)
     tx.put(recordKey(def.name, key), Buffer.from(encoded, 'utf8'));
-    const oldLive = before ? liveRecord(before, def.primaryKey, key) : undefined;
     const newLive = liveRecord(after, def.primaryKey, key);
-    this.updateIndexes(tx, def, key, oldLive, newLive);
+    if (def.indexes.length > 0 || def.expirationSec !== undefined) {
+      this.updateIndexes(tx, def, key, before ? liveRecord(before, def.primaryKey, key) : undefined, newLive);
+    }
     return this.appendChange(tx, def.name, key, newLive ?? null, origin);
   }
 
@@ -368,7 +370,9 @@ export class Store {
    */
   async writeLocal(writes: readonly LocalWrite[]): Promise<Transaction[]> {
     const perTable = this.prepareLocal(writes);
-    return this.transact(async (tx) => {
+    const prefetch: BinKey[] = [];
+    for (const [def, ops] of perTable) for (const op of ops) prefetch.push(recordKey(def.name, op.key));
+    return this.committer.transact(async (tx) => {
       const txns: Transaction[] = [];
       for (const [def, ops] of perTable) {
         const slot = this.sink?.next(def.name);
@@ -385,7 +389,7 @@ export class Store {
         txns.push(txn);
       }
       return txns;
-    });
+    }, prefetch);
   }
 
   /** Validation of a local request before any lock is taken; returns folded ops per table. */
@@ -393,16 +397,20 @@ export class Store {
     if (!Array.isArray(writes) || writes.length === 0) {
       throw new TmError('TM_INVALID_ARGUMENT', 'a write needs at least one table with operations');
     }
-    const grouped = new Map<TableDef, Op[]>();
+    const grouped = new Map<TableDef, { ops: Op[]; bytes: number }>();
     for (const write of writes) {
       const def = this.requireTable(write.table);
       if (!Array.isArray(write.ops)) throw new TmError('TM_INVALID_ARGUMENT', 'ops must be an array');
-      const ops = grouped.get(def) ?? [];
-      for (const op of write.ops) ops.push(this.validateOp(def, op));
-      grouped.set(def, ops);
+      const entry = grouped.get(def) ?? { ops: [], bytes: 0 };
+      for (const op of write.ops) {
+        const { valid, bytes } = this.validateOp(def, op);
+        entry.ops.push(valid);
+        entry.bytes += bytes;
+      }
+      grouped.set(def, entry);
     }
     const result = new Map<TableDef, Op[]>();
-    for (const [def, ops] of grouped) {
+    for (const [def, { ops, bytes }] of grouped) {
       const folded = foldOps(ops);
       if (folded.length > this.maxOpsPerTx) {
         throw new TmError(
@@ -410,7 +418,7 @@ export class Store {
           `${folded.length} operations on ${def.name}; the limit is ${this.maxOpsPerTx}`,
         );
       }
-      const bytes = Buffer.byteLength(canonicalJson(folded as unknown as JsonValue), 'utf8');
+      // The size before folding bounds the folded size from above: one canonical JSON pass per record.
       if (bytes > this.maxTxBytes) {
         throw new TmError(
           'TM_TX_TOO_LARGE',
@@ -422,11 +430,14 @@ export class Store {
     return result;
   }
 
-  private validateOp(def: TableDef, op: Op): Op {
-    if (typeof op !== 'object' || op === null)
+  /** Validates one op; `bytes` approximates its size on the wire: key + canonical JSON of the attributes. */
+  private validateOp(def: TableDef, op: Op): { valid: Op; bytes: number } {
+    if (typeof op !== 'object' || op === null) {
       throw new TmError('TM_INVALID_ARGUMENT', 'an operation must be an object');
+    }
     const key = assertPrimaryKey(op.key);
-    if (op.kind === 'delete') return { kind: 'delete', key };
+    const keyBytes = 16 + (typeof key === 'string' ? Buffer.byteLength(key, 'utf8') : 8);
+    if (op.kind === 'delete') return { valid: { kind: 'delete', key }, bytes: keyBytes };
     if (op.kind !== 'put' && op.kind !== 'patch') {
       throw new TmError(
         'TM_INVALID_ARGUMENT',
@@ -441,8 +452,8 @@ export class Store {
         `record ${JSON.stringify(given)} does not match key ${JSON.stringify(key)}`,
       );
     }
-    assertRecordSize(attrs, this.maxRecordBytes);
-    return { kind: op.kind, key, attrs };
+    const bytes = assertRecordSize(attrs, this.maxRecordBytes);
+    return { valid: { kind: op.kind, key, attrs }, bytes: keyBytes + bytes };
   }
 
   // ---- reads (durable data only) ----
