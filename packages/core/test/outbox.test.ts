@@ -272,6 +272,26 @@ for (const backend of ['memory', 'level'] as const) {
       await env.store.close();
     });
 
+    it('unpublish keeps the queue for a later publish; purge starts a new epoch', async () => {
+      const env = await open(backend, [{ table: 'alerts' }]);
+      const epoch = env.outbox.next('data.alerts')!.epoch;
+      await write(env, 'alerts', put('a'));
+      await env.outbox.unpublish('alerts');
+      assert.deepEqual(env.outbox.publishedTables(), []);
+      assert.equal((await write(env, 'alerts', put('b'))).seq, 0, 'not published: no outbox entry');
+      await env.outbox.publish({ table: 'alerts' });
+      assert.deepEqual(env.outbox.next('data.alerts'), { epoch, seq: 2 });
+      assert.equal((await env.outbox.stats('alerts')).backlogCount, 1);
+      await env.outbox.unpublish('alerts', { purge: true });
+      await env.outbox.publish({ table: 'alerts' });
+      const fresh = env.outbox.next('data.alerts')!;
+      assert.notEqual(fresh.epoch, epoch);
+      assert.equal(fresh.seq, 1);
+      assert.deepEqual(await env.outbox.audit('alerts'), { bytes: 0, count: 0, skipSeqs: 0, tiled: true });
+      await rejects(env.outbox.unpublish('chunks'), 'TM_UNKNOWN_TABLE');
+      await env.store.close();
+    });
+
     it('priority: weighted round-robin, w batches per round, every pending table at least one', async () => {
       const env = await open(backend, [
         { table: 'alerts', priority: 3 },

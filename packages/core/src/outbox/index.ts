@@ -10,15 +10,15 @@ export {
   SKIP_REASONS,
   type SkipReason,
 } from './config.js';
+export { Outbox } from './outbox.js';
 export {
   type BatchLimits,
-  Outbox,
   type OutboxBatch,
   type OutboxStats,
   type ReceiptError,
   type ReceiptOutcome,
   TRANSIENT_CODES,
-} from './outbox.js';
+} from './outbox-types.js';
 export type { QuarantinedTx } from './quarantine.js';
 export { type StampGroup, StateSplitter } from './reupload.js';
 export type { SkipRange } from './rewrite.js';

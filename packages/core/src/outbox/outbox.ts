@@ -8,20 +8,16 @@
  * out as in flight is never dropped or coalesced by a concurrent write.
  */
 import { TmError } from '../errors.js';
-import { compareStamp } from '../hlc.js';
-import { decodeState } from '../merge.js';
 import type { Tx } from '../store/commit.js';
-import { decodeKey, encodeKey, prefixEnd } from '../store/keys.js';
+import { decodeKey } from '../store/keys.js';
 import type { LocalTxSink, Store } from '../store/store.js';
-import type { PrimaryKey, Transaction } from '../types.js';
-import { planCoalesce } from './coalesce.js';
+import type { Transaction } from '../types.js';
 import {
   type OutboxOptions,
   type OutboxTableConfig,
   resolveRetention,
   resolveTableConfig,
   SKIP_REASONS,
-  type SkipReason,
 } from './config.js';
 import {
   decodeItem,
@@ -31,92 +27,31 @@ import {
   itemRange,
   lastSeqOf,
   metaKey,
-  type TxItem,
   tableItemsRange,
 } from './items.js';
+import { makeRoom, unsent } from './make-room.js';
+import {
+  type BatchLimits,
+  type OutboxBatch,
+  type OutboxStats,
+  type ReceiptError,
+  type ReceiptOutcome,
+  TRANSIENT_CODES,
+} from './outbox-types.js';
 import { Quarantine, type QuarantinedTx } from './quarantine.js';
-import { StateSplitter, stampId } from './reupload.js';
-import { applyDecisions, type Decision, type RewriteEffect, type SkipRange } from './rewrite.js';
+import { stampId, writeReupload } from './reupload.js';
+import { applyDecisions, type Decision, type SkipRange } from './rewrite.js';
 import {
   effectPatch,
   freshMeta,
   type Hold,
   makeState,
-  newEpoch,
   parseMeta,
   sendableThrough,
   type TableState,
   trackUnsettled,
   writeMeta,
 } from './table-state.js';
-
-/** Codes of transient refusals (I11): the outbox holds, nothing is quarantined. */
-export const TRANSIENT_CODES: ReadonlySet<string> = new Set([
-  'TM_NOT_GRANTED',
-  'TM_CLOCK_AHEAD',
-  'TM_SCHEMA_MISMATCH',
-]);
-
-/** One refused transaction of a receipt (proto TxError). `poison` defaults to "code is not transient". */
-export interface ReceiptError {
-  readonly seq: number;
-  readonly code: string;
-  readonly message: string;
-  readonly poison?: boolean;
-}
-
-/** What a receipt did. */
-export interface ReceiptOutcome {
-  /** true when the receipt named another epoch than the current one (stale) and was ignored */
-  readonly ignored: boolean;
-  /** queued transactions removed (receipted or quarantined) */
-  readonly truncated: number;
-  /** ids of the transactions moved to quarantine */
-  readonly quarantined: readonly string[];
-  readonly held: Hold | null;
-}
-
-/** Entries for one MQTT batch: transactions and SKIP ranges of one epoch, contiguous from fromSeq to toSeq. */
-export interface OutboxBatch {
-  readonly table: string;
-  readonly epoch: string;
-  readonly fromSeq: number;
-  readonly toSeq: number;
-  readonly txs: readonly Transaction[];
-  readonly skips: readonly SkipRange[];
-  /** canonical JSON bytes of txs */
-  readonly bytes: number;
-}
-
-/** Limits of one batch. */
-export interface BatchLimits {
-  /** transactions per batch (skips are not counted); default 100 */
-  readonly maxTxs?: number;
-  /** bytes of transactions per batch; at least one transaction is always returned; default 256 KiB */
-  readonly maxBytes?: number;
-  /** mark the returned entries in flight (default true) */
-  readonly mark?: boolean;
-}
-
-/** Status of one table's outbox (SPEC §8 status, metrics). */
-export interface OutboxStats {
-  readonly table: string;
-  readonly epoch: string;
-  readonly nextSeq: number;
-  readonly backlogCount: number;
-  readonly backlogBytes: number;
-  readonly quotaBytes: number;
-  /** age of the oldest queued transaction not in flight, by its stamp; null when none */
-  readonly oldestUnsentAgeMs: number | null;
-  /** seqs sent and not receipted */
-  readonly inFlight: number;
-  readonly sentThrough: number;
-  readonly receiptedThrough: number;
-  readonly skipped: Readonly<Record<SkipReason, number>>;
-  readonly skippedTotal: number;
-  readonly quarantined: number;
-  readonly held: Hold | null;
-}
 
 /** The outbox of one store. Open with Outbox.open; it installs itself as the store's local sink. */
 export class Outbox implements LocalTxSink {
@@ -214,9 +149,7 @@ export class Outbox implements LocalTxSink {
     const value = encodeTxn(txn);
     // I14: the quota is checked before adding, so it is never exceeded.
     const effect =
-      st.bytes + value.length > st.config.quotaBytes
-        ? await this.makeRoom(tx, st, txn, value.length)
-        : undefined;
+      st.bytes + value.length > st.config.quotaBytes ? await makeRoom(tx, st, txn, value.length) : undefined;
     const retried = await this.quarantine.claimRetry(tx, st, txn);
     tx.put(itemKey(st.table, st.epoch, txn.seq), value);
     writeMeta(tx, st, {
@@ -231,62 +164,6 @@ export class Outbox implements LocalTxSink {
     tx.onDurable(() => {
       if (st.epoch === epoch) st.durableThrough = Math.max(st.durableThrough, txn.seq);
     });
-  }
-
-  private async makeRoom(tx: Tx, st: TableState, txn: Transaction, needed: number): Promise<RewriteEffect> {
-    const excess = st.bytes + needed - st.config.quotaBytes;
-    if (st.config.onFull === 'drop-oldest') {
-      // Drop the oldest entries not in flight until the new one fits.
-      const items: Item[] = [];
-      const decisions = new Map<number, Decision>();
-      let freed = 0;
-      for await (const item of this.unsent(tx, st)) {
-        items.push(item);
-        if (item.kind !== 'tx') continue;
-        decisions.set(item.seq, { kind: 'skip', reason: 'drop-oldest' });
-        freed += item.bytes;
-        if (freed >= excess) break;
-      }
-      if (freed < excess) throw this.full(st, needed, ' (the rest is in flight)');
-      return applyDecisions(tx, st.table, st.epoch, items, decisions);
-    }
-    if (st.config.onFull === 'coalesce') {
-      const items: Item[] = [];
-      for await (const item of this.unsent(tx, st)) items.push(item);
-      const queued = items.filter((i): i is TxItem => i.kind === 'tx');
-      const decisions = new Map<number, Decision>();
-      const byQueued = new Map(queued.map((i) => [i.seq, i.txn]));
-      for (const [seq, kept] of planCoalesce(queued, txn)) {
-        decisions.set(
-          seq,
-          kept.length === 0
-            ? { kind: 'skip', reason: 'coalesced' }
-            : { kind: 'rewrite', txn: { ...byQueued.get(seq)!, ops: kept } },
-        );
-      }
-      const effect = applyDecisions(tx, st.table, st.epoch, items, decisions);
-      // Still full after coalescing: reject (SPEC §5); the transaction's writes are discarded with it.
-      if (effect.freedBytes < excess) throw this.full(st, needed, ' after coalescing');
-      return effect;
-    }
-    throw this.full(st, needed, '');
-  }
-
-  private full(st: TableState, needed: number, why: string): TmError {
-    const { table, bytes, config } = st;
-    return new TmError(
-      'TM_QUOTA_FULL',
-      `outbox of ${table} is full${why}: ${bytes} of ${config.quotaBytes} bytes used, ` +
-        `the transaction needs ${needed} more (onFull: ${config.onFull})`,
-      { table, usedBytes: bytes, quotaBytes: config.quotaBytes, neededBytes: needed, onFull: config.onFull },
-    );
-  }
-
-  /** Items not in flight, in seq order, read through `tx`. */
-  private async *unsent(tx: Tx, st: TableState): AsyncIterable<Item> {
-    for await (const [key, value] of tx.iterate(itemRange(st.table, st.epoch, st.sentThrough))) {
-      yield decodeItem(key, value);
-    }
   }
 
   // ---- publisher side ----
@@ -443,7 +320,7 @@ export class Outbox implements LocalTxSink {
         const items: Item[] = [];
         const decisions = new Map<number, Decision>();
         // Seq order is stamp order (I1), so the first young entry ends the walk.
-        for await (const item of this.unsent(tx, st)) {
+        for await (const item of unsent(tx, st)) {
           if (item.kind === 'tx' && nowMs - item.txn.stamp.wall <= ttl) break;
           items.push(item);
           if (item.kind === 'tx') decisions.set(item.seq, { kind: 'skip', reason: 'ttl' });
@@ -467,51 +344,9 @@ export class Outbox implements LocalTxSink {
     const st = this.requireState(table);
     const excluded = new Set<string>();
     for (const q of await this.quarantine.list(st.table)) excluded.add(stampId(q.txn.stamp));
-    return this.store.transact(async (tx) => {
-      const groups: { stamp: Transaction['stamp']; ops: Transaction['ops'] }[] = [];
-      for await (const [key, value] of tx.iterate(tableItemsRange(st.table))) {
-        tx.del(key);
-        const item = decodeItem(key, value);
-        if (item.kind !== 'tx') continue;
-        groups.push({ stamp: item.txn.stamp, ops: item.txn.ops });
-        excluded.add(stampId(item.txn.stamp));
-      }
-      const splitter = new StateSplitter(this.store.nodeId, excluded);
-      // Records live under ['r', table, key] (store.ts recordKey); read through tx for a consistent cut.
-      const records = encodeKey(['r', st.table]);
-      for await (const [key, value] of tx.iterate({ gte: records, lt: prefixEnd(records) })) {
-        splitter.add(decodeKey(key)[2] as PrimaryKey, decodeState(value.toString('utf8')));
-      }
-      groups.push(...splitter.result());
-      groups.sort((a, b) => compareStamp(a.stamp, b.stamp));
-      const epoch = newEpoch();
-      let seq = 1;
-      let bytes = 0;
-      for (const { stamp, ops } of groups) {
-        for (let i = 0; i < ops.length; i += this.store.maxOpsPerTx) {
-          const txn: Transaction = {
-            table: st.table,
-            stamp,
-            seq,
-            ops: ops.slice(i, i + this.store.maxOpsPerTx),
-          };
-          const value = encodeTxn(txn);
-          tx.put(itemKey(st.table, epoch, seq++), value);
-          bytes += value.length;
-        }
-      }
-      const count = seq - 1;
-      writeMeta(tx, st, { epoch, nextSeq: seq, receiptedThrough: 0, bytes, count, held: null });
-      tx.onPrepared(() => {
-        st.sentThrough = 0;
-        st.durableThrough = 0;
-        st.unsettled.clear();
-      });
-      tx.onDurable(() => {
-        if (st.epoch === epoch) st.durableThrough = Math.max(st.durableThrough, count);
-      });
-      return { epoch, count, bytes };
-    });
+    return this.store.transact((tx) =>
+      writeReupload(tx, st, this.store.nodeId, this.store.maxOpsPerTx, excluded),
+    );
   }
 
   // ---- quarantine (I11) ----

@@ -15,7 +15,12 @@
  * - Stamps of quarantined transactions are left out (their content was refused; `quarantine retry` resends them).
  */
 import { compareStamp } from '../hlc.js';
-import type { Op, PrimaryKey, RecordState, Stamp } from '../types.js';
+import { decodeState } from '../merge.js';
+import type { Tx } from '../store/commit.js';
+import { decodeKey, encodeKey, prefixEnd } from '../store/keys.js';
+import type { Op, PrimaryKey, RecordState, Stamp, Transaction } from '../types.js';
+import { decodeItem, encodeTxn, itemKey, tableItemsRange } from './items.js';
+import { newEpoch, type TableState, writeMeta } from './table-state.js';
 
 /** Identity of a stamp as a string. */
 export const stampId = (s: Stamp): string => `${s.wall}.${s.counter}.${s.node}.${s.epoch}`;
@@ -72,4 +77,61 @@ export class StateSplitter {
   result(): StampGroup[] {
     return [...this.groups.values()].sort((a, b) => compareStamp(a.stamp, b.stamp));
   }
+}
+
+/**
+ * Writes the re-upload of `st`'s table into `tx` under a new epoch: every queued entry of the old epoch (in flight
+ * or not) plus this node's part of the current merge state not already covered by one (same stamp) or excluded
+ * (quarantined stamps), all with original stamps, in stamp order, ≤ maxOpsPerTx ops per transaction.
+ */
+export async function writeReupload(
+  tx: Tx,
+  st: TableState,
+  nodeId: string,
+  maxOpsPerTx: number,
+  excluded: Set<string>,
+): Promise<{ epoch: string; count: number; bytes: number }> {
+  const groups: { stamp: Transaction['stamp']; ops: Transaction['ops'] }[] = [];
+  for await (const [key, value] of tx.iterate(tableItemsRange(st.table))) {
+    tx.del(key);
+    const item = decodeItem(key, value);
+    if (item.kind !== 'tx') continue;
+    groups.push({ stamp: item.txn.stamp, ops: item.txn.ops });
+    excluded.add(stampId(item.txn.stamp));
+  }
+  const splitter = new StateSplitter(nodeId, excluded);
+  // Records live under ['r', table, key] (store.ts recordKey); read through tx for a consistent cut.
+  const records = encodeKey(['r', st.table]);
+  for await (const [key, value] of tx.iterate({ gte: records, lt: prefixEnd(records) })) {
+    splitter.add(decodeKey(key)[2] as PrimaryKey, decodeState(value.toString('utf8')));
+  }
+  groups.push(...splitter.result());
+  groups.sort((a, b) => compareStamp(a.stamp, b.stamp));
+  const epoch = newEpoch();
+  let seq = 1;
+  let bytes = 0;
+  for (const { stamp, ops } of groups) {
+    for (let i = 0; i < ops.length; i += maxOpsPerTx) {
+      const txn: Transaction = {
+        table: st.table,
+        stamp,
+        seq,
+        ops: ops.slice(i, i + maxOpsPerTx),
+      };
+      const value = encodeTxn(txn);
+      tx.put(itemKey(st.table, epoch, seq++), value);
+      bytes += value.length;
+    }
+  }
+  const count = seq - 1;
+  writeMeta(tx, st, { epoch, nextSeq: seq, receiptedThrough: 0, bytes, count, held: null });
+  tx.onPrepared(() => {
+    st.sentThrough = 0;
+    st.durableThrough = 0;
+    st.unsettled.clear();
+  });
+  tx.onDurable(() => {
+    if (st.epoch === epoch) st.durableThrough = Math.max(st.durableThrough, count);
+  });
+  return { epoch, count, bytes };
 }
