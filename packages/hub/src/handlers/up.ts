@@ -1,0 +1,155 @@
+/**
+ * ## handleUp — `tm/v1/up/{node}/{db.table}`
+ * The ingest pipeline as named steps: decode → check origin (topic, envelope, identity: I15) → grant →
+ * table definition → [clock check (I3) → order/dedupe (I8–I10) → merge (I4) → feed → fsync'd batch] → receipt
+ * (I7) → live feed (published by the feed's onAppend listener once durable). The bracketed steps are one
+ * store transaction in core's ingestBatch. Batches of one (origin, table) are handled one at a time, in order.
+ */
+import {
+  decodeTransactionBatch,
+  encodeReceipt,
+  type Feed,
+  type IngestReceipt,
+  type IngestStats,
+  ingestBatch,
+  isTmError,
+  readMark,
+  type Store,
+  TmError,
+  topics,
+  type WireReceipt,
+  type WireTransactionBatch,
+} from '@tablemesh/core';
+import type { Grants } from '../grants.js';
+
+/** What the up handler needs. */
+export interface UpDeps {
+  readonly store: Store;
+  readonly feed: Feed;
+  readonly grants: Grants;
+  readonly stats: IngestStats;
+  readonly maxClockSkewMs: number;
+  readonly now: () => number;
+  publish(topic: string, payload: Uint8Array): Promise<void>;
+  log: { warn(obj: object, msg: string): void };
+  /** counters of refusals before ingest */
+  readonly refused: { forged: number; notGranted: number; schemaMismatch: number; badMessage: number };
+}
+
+/** Transient refusals ask the edge to retry after this long. */
+const RETRY_AFTER_MS = 5_000;
+
+function receiptOf(r: IngestReceipt): WireReceipt {
+  return {
+    table: r.table,
+    epoch: r.epoch,
+    appliedThrough: r.appliedThrough,
+    errors: r.errors.map((e) => ({ seq: e.seq, code: e.code, message: e.message, poison: e.poison })),
+    errorKind: r.errorKind,
+    code: r.code ?? '',
+    message: r.message ?? '',
+    resumeFrom: r.resumeFrom ?? 0,
+    retryAfterMs: r.retryAfterMs ?? 0,
+    hubEpoch: r.hubEpoch,
+  };
+}
+
+/** Builds the handler; returns a function taking (node, table from topic, payload). */
+export function makeUpHandler(deps: UpDeps) {
+  const chains = new Map<string, Promise<void>>();
+
+  async function refuse(
+    node: string,
+    batch: WireTransactionBatch,
+    code: string,
+    message: string,
+  ): Promise<void> {
+    const def = deps.store.getTable(batch.table);
+    const applied = def ? (await readMark(deps.store, node, batch.epoch, def.name)).applied : 0;
+    const receipt: WireReceipt = {
+      table: batch.table,
+      epoch: batch.epoch,
+      appliedThrough: applied,
+      errors: [],
+      errorKind: 'transient',
+      code,
+      message,
+      resumeFrom: applied + 1,
+      retryAfterMs: RETRY_AFTER_MS,
+      hubEpoch: deps.store.epoch,
+    };
+    await deps.publish(topics.receipt(node), encodeReceipt(receipt));
+  }
+
+  async function handle(node: string, topicTable: string, payload: Buffer): Promise<void> {
+    let batch: WireTransactionBatch;
+    try {
+      batch = decodeTransactionBatch(payload);
+    } catch (err) {
+      deps.refused.badMessage++;
+      deps.log.warn({ node, err: String(err) }, 'undecodable batch dropped');
+      return;
+    }
+    // I15: topic, envelope and authenticated identity must agree; so must every transaction's origin.
+    const forged =
+      batch.origin !== node || batch.table !== topicTable || batch.txs.some((t) => t.stamp.node !== node);
+    if (forged) {
+      deps.refused.forged++;
+      deps.log.warn(
+        { node, origin: batch.origin, table: batch.table, topicTable },
+        'forged origin refused (I15)',
+      );
+      return;
+    }
+    if (!deps.grants.canPublish(node, batch.table)) {
+      deps.refused.notGranted++;
+      return refuse(node, batch, 'TM_NOT_GRANTED', `node '${node}' may not publish '${batch.table}'`);
+    }
+    const def = deps.store.getTable(batch.table);
+    if (!def) {
+      // SPEC §5: a granted publish to a table the hub lacks creates it, primary key from the batch header.
+      await deps.store
+        .createTable({ name: batch.table, primaryKey: batch.primaryKey || 'id' })
+        .catch((err) => {
+          if (!isTmError(err, 'TM_TABLE_EXISTS')) throw err;
+        });
+    } else if (batch.primaryKey && def.primaryKey !== batch.primaryKey) {
+      deps.refused.schemaMismatch++;
+      return refuse(
+        node,
+        batch,
+        'TM_SCHEMA_MISMATCH',
+        `'${def.name}' has primary key '${def.primaryKey}', the batch says '${batch.primaryKey}'`,
+      );
+    }
+    const receipt = await ingestBatch(
+      deps.store,
+      deps.feed,
+      {
+        origin: node,
+        table: batch.table,
+        epoch: batch.epoch,
+        txs: batch.txs,
+        skips: batch.skips.map((s) => ({ epoch: s.epoch, from: s.fromSeq, to: s.toSeq, reason: s.reason })),
+      },
+      { hubNowMs: deps.now(), maxClockSkewMs: deps.maxClockSkewMs, stats: deps.stats },
+    );
+    // I7: ingestBatch resolved, so the batch is durable; only now the receipt.
+    await deps.publish(topics.receipt(node), encodeReceipt(receiptOf(receipt)));
+  }
+
+  return (node: string, topicTable: string, payload: Buffer): Promise<void> => {
+    const key = `${node}\u0000${topicTable}`;
+    const run = (chains.get(key) ?? Promise.resolve()).then(() =>
+      handle(node, topicTable, payload).catch((err) => {
+        const message = err instanceof TmError ? `${err.code}: ${err.message}` : String(err);
+        deps.log.warn({ node, table: topicTable, err: message }, 'batch not ingested');
+      }),
+    );
+    chains.set(key, run);
+    void run.then(() => {
+      if (chains.get(key) === run) chains.delete(key);
+    });
+    return run;
+  };
+}
