@@ -14,7 +14,10 @@ export function makeAuthenticate(grants: Grants) {
   return (client: Client, username: string | undefined, password: Buffer | undefined, done: Done): void => {
     const id = client.id;
     const ok = typeof id === 'string' && id.length > 0 && grants.has(id) && grants.checkSecret(id, password);
-    if (ok && (username === undefined || username === id)) return done(null, true);
+    if (ok && (username === undefined || username === id)) {
+      done(null, true);
+      return;
+    }
     const err = Object.assign(new Error('not authorised'), { returnCode: 5 });
     done(err, false);
   };

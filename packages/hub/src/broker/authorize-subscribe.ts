@@ -4,8 +4,9 @@
  * granted to subscribe. Wildcards, `$SYS`, `$share` and everything else are refused with `cb(null, null)`,
  * which answers SUBACK 0x80 and keeps the connection (an error would drop it).
  */
-import type { Client, Subscription } from 'aedes';
+
 import { parseTopic } from '@tablemesh/core';
+import type { Client, Subscription } from 'aedes';
 import type { Grants } from '../grants.js';
 
 /** Builds the authorizeSubscribe hook. */
@@ -19,7 +20,10 @@ export function makeAuthorizeSubscribe(grants: Grants, onRefused?: (node: string
       const topic = parseTopic(sub.topic);
       const own = (topic.kind === 'receipt' || topic.kind === 'catchup') && topic.node === client.id;
       const feed = topic.kind === 'feed' && grants.canSubscribe(client.id, topic.table);
-      if (own || feed) return callback(null, { ...sub, qos: 1 });
+      if (own || feed) {
+        callback(null, { ...sub, qos: 1 });
+        return;
+      }
     } catch {
       // wildcards, $SYS, $share and foreign topics fail to parse: refused below
     }
