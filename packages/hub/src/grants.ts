@@ -2,7 +2,7 @@
  * The minimal grant model (from config until enrolment lands): which node may publish and subscribe which
  * tables (I15). Authentication material is checked by broker/authenticate.ts.
  */
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** One node's credentials and grants. */
 export interface NodeGrant {
@@ -14,7 +14,10 @@ export interface NodeGrant {
 
 /** Grants of all enrolled nodes, by node id. Table names are `db.table`. */
 export class Grants {
-  private readonly nodes = new Map<string, { secret?: string; publish: Set<string>; subscribe: Set<string> }>();
+  private readonly nodes = new Map<
+    string,
+    { secret?: string; publish: Set<string>; subscribe: Set<string> }
+  >();
 
   constructor(nodes: readonly NodeGrant[]) {
     for (const n of nodes) {
@@ -55,7 +58,11 @@ export class Grants {
     const entry = this.nodes.get(node);
     if (!entry) return [];
     const tables = [...new Set([...entry.publish, ...entry.subscribe])].sort();
-    return tables.map((table) => ({ table, publish: entry.publish.has(table), subscribe: entry.subscribe.has(table) }));
+    return tables.map((table) => ({
+      table,
+      publish: entry.publish.has(table),
+      subscribe: entry.subscribe.has(table),
+    }));
   }
 
   /** Nodes that may subscribe to a table (for tombstone GC, I5). */

@@ -1,0 +1,280 @@
+/**
+ * tablemesh-hub: the embedded broker, the hub store with its feeds, the up and sync handlers, head heartbeats,
+ * retention and tombstone GC timers, and the HTTP API. `buildHub` opens nothing; `start()` does.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  encodeFeedMessage,
+  Feed,
+  IngestStats,
+  isTmError,
+  LevelKv,
+  type LocalTxSink,
+  MetricsRegistry,
+  parseTopic,
+  Store,
+  topics,
+} from '@tablemesh/core';
+import { type Logger, pino } from 'pino';
+import { type Broker, startBroker } from './broker/broker.js';
+import type { HubConfig } from './config.js';
+import { Grants } from './grants.js';
+import { makeSyncHandler } from './handlers/sync.js';
+import { makeUpHandler } from './handlers/up.js';
+import { type HttpServerHandle, startHttp } from './http.js';
+
+/** Injected dependencies (tests give a clock or a logger). */
+export interface HubDeps {
+  readonly now?: () => number;
+  readonly logger?: Logger;
+}
+
+/** A built hub. */
+export interface Hub {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly store: Store | undefined;
+  readonly grants: Grants;
+  readonly mqttPort: number | undefined;
+  readonly httpPort: number | undefined;
+}
+
+/** Builds the hub from a validated config; opens nothing until start(). */
+export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
+  const now = deps.now ?? Date.now;
+  const log = deps.logger ?? pino({ level: config.log.level, name: 'tablemesh-hub' });
+  const grants = new Grants(
+    config.nodes.map((n) => ({
+      id: n.id,
+      ...(n.secret !== undefined ? { secret: n.secret } : {}),
+      publish: n.publish.map(ref),
+      subscribe: n.subscribe.map(ref),
+    })),
+  );
+  const stats = new IngestStats();
+  const refused = { forged: 0, notGranted: 0, schemaMismatch: 0, badMessage: 0, subscriptions: 0 };
+  const connected = new Set<string>();
+  const lastSeen = new Map<string, number>();
+  let store: Store | undefined;
+  let feed: Feed | undefined;
+  let broker: Broker | undefined;
+  let http: HttpServerHandle | undefined;
+  const timers: NodeJS.Timeout[] = [];
+
+  async function start(): Promise<void> {
+    mkdirSync(config.dataDir, { recursive: true });
+    store = await Store.open({
+      kv: new LevelKv(join(config.dataDir, 'store')),
+      nodeId: config.nodeId,
+      now,
+      sync: config.durability === 'fsync',
+      maxRecordBytes: config.limits.maxRecordBytes,
+      maxTxBytes: config.limits.maxTxBytes,
+      maxOpsPerTx: config.limits.maxOpsPerTx,
+    });
+    const s = store;
+    feed = await Feed.open(s, {
+      feedRetentionMs: config.feedRetention.ms,
+      feedRetentionBytes: config.feedRetention.bytes,
+      tombstoneRetentionMs: config.tombstoneRetentionMs,
+      now,
+    });
+    const f = feed;
+    for (const t of config.tables) {
+      if (!s.getTable(t.name))
+        await s.createTable({ name: t.name, primaryKey: t.primaryKey, indexes: t.indexes });
+    }
+    // The hub's own writes (HTTP API) go to the table's feed in the same batch as the data.
+    const sink: LocalTxSink = {
+      next: () => ({ epoch: s.epoch, seq: 0 }),
+      append: async (tx, txn) => {
+        await f.appendFeed(tx, txn.table, txn);
+      },
+    };
+    s.setLocalSink(sink);
+
+    const publish = (topic: string, payload: Uint8Array): Promise<void> =>
+      broker ? broker.publish(topic, payload) : Promise.resolve();
+    // Live feed: entries are published once durable, in hub-seq order.
+    f.onAppend((table, entries) => {
+      const def = s.getTable(table);
+      if (!def) return;
+      const batch = {
+        table: def.name,
+        hubEpoch: s.epoch,
+        incarnation: def.incarnation,
+        entries: entries.map((e) => ({ hubSeq: e.hubSeq, tx: e.tx })),
+      };
+      publish(topics.feed(def.name), encodeFeedMessage({ kind: 'batch', batch })).catch((err) =>
+        log.warn({ err: String(err), table }, 'live feed publish failed'),
+      );
+    });
+
+    const handleUp = makeUpHandler({
+      store: s,
+      feed: f,
+      grants,
+      stats,
+      maxClockSkewMs: config.maxClockSkewMs,
+      now,
+      publish,
+      log,
+      refused,
+    });
+    const handleSync = makeSyncHandler({
+      store: s,
+      feed: f,
+      grants,
+      maxClockSkewMs: config.maxClockSkewMs,
+      page: config.catchupPage,
+      now,
+      publish,
+      log,
+      onHello: (node) => lastSeen.set(node, now()),
+    });
+
+    broker = await startBroker({
+      host: config.mqtt.host,
+      port: config.mqtt.port,
+      connectTimeoutMs: config.connectTimeoutMs,
+      drainTimeoutMs: config.drainTimeoutMs,
+      grants,
+      onPublished: (client, topic, payload) => {
+        lastSeen.set(client.id, now());
+        let parsed: ReturnType<typeof parseTopic>;
+        try {
+          parsed = parseTopic(topic);
+        } catch {
+          return;
+        }
+        if (parsed.kind === 'up') void handleUp(client.id, parsed.table, payload);
+        else if (parsed.kind === 'sync') void handleSync(client.id, payload);
+      },
+      onClientConnected: (node) => connected.add(node),
+      onClientDisconnected: (node) => connected.delete(node),
+      onSubscribeRefused: (node, topic) => {
+        refused.subscriptions++;
+        log.warn({ node, topic }, 'subscription refused (I15)');
+      },
+    });
+
+    timers.push(
+      setInterval(() => {
+        for (const def of s.listTables()) {
+          const heartbeat = {
+            table: def.name,
+            hubEpoch: s.epoch,
+            incarnation: def.incarnation,
+            headSeq: f.head(def.name),
+            hubTimeMs: now(),
+          };
+          void publish(topics.feed(def.name), encodeFeedMessage({ kind: 'heartbeat', heartbeat })).catch(
+            () => {},
+          );
+        }
+      }, config.heartbeatMs),
+      setInterval(() => {
+        f.trimFeed(now())
+          .then(() => f.collectTombstones(now()))
+          .catch((err) => log.warn({ err: String(err) }, 'feed maintenance failed'));
+      }, 60_000),
+    );
+    for (const t of timers) t.unref();
+
+    const metrics = buildMetrics();
+    http = await startHttp({
+      host: config.http.host,
+      port: config.http.port,
+      token: config.http.token,
+      rest: { store: s, write: (writes) => s.writeLocal(writes), isReadOnly: () => false },
+      health: () => ({
+        status: 'ok',
+        node: config.nodeId,
+        hubEpoch: s.epoch,
+        connectedNodes: connected.size,
+      }),
+      metrics: () => metrics.render(),
+      logger: log,
+      maxTxBytes: config.limits.maxTxBytes,
+    });
+    log.info(
+      { mqttPort: broker.port, httpPort: http.port, hubEpoch: s.epoch, dataDir: config.dataDir },
+      'tablemesh-hub started',
+    );
+  }
+
+  function buildMetrics(): MetricsRegistry {
+    const m = new MetricsRegistry();
+    const s = store!;
+    const f = feed!;
+    m.gauge('tablemesh_connected_nodes', 'nodes connected now', { collect: () => connected.size });
+    m.gauge('tablemesh_node_last_seen_seconds', 'seconds since a node was last heard from', {
+      labelNames: ['node'],
+      collect: () => [...lastSeen].map(([node, t]) => ({ labels: { node }, value: (now() - t) / 1000 })),
+    });
+    const counter = (name: string, help: string, value: () => number) =>
+      m.gauge(name, help, { collect: () => value() });
+    counter('tablemesh_applied_total', 'transactions applied at ingest', () => stats.applied);
+    counter('tablemesh_duplicates_total', 'duplicate transactions dropped (I9)', () => stats.duplicates);
+    counter('tablemesh_gaps_total', 'batches refused for a gap (I8)', () => stats.gaps);
+    counter('tablemesh_skipped_total', 'seqs consumed by SKIP ranges', () => stats.skipped);
+    counter(
+      'tablemesh_poison_total',
+      'poison transactions receipted with an error (I11)',
+      () => stats.poison,
+    );
+    counter('tablemesh_epoch_conflicts_total', 'TM_EPOCH_CONFLICT answers (I9)', () => stats.conflicts);
+    counter('tablemesh_transient_total', 'transient refusals (I3, I11)', () => stats.transient);
+    counter(
+      'tablemesh_refused_forged_total',
+      'batches refused for a forged origin (I15)',
+      () => refused.forged,
+    );
+    counter(
+      'tablemesh_refused_not_granted_total',
+      'batches refused as not granted',
+      () => refused.notGranted,
+    );
+    counter(
+      'tablemesh_refused_subscriptions_total',
+      'subscriptions refused (I15)',
+      () => refused.subscriptions,
+    );
+    m.gauge('tablemesh_feed_head', 'latest hub seq per table', {
+      labelNames: ['table'],
+      collect: () => s.listTables().map((d) => ({ labels: { table: d.name }, value: f.head(d.name) })),
+    });
+    return m;
+  }
+
+  async function stop(): Promise<void> {
+    for (const t of timers) clearInterval(t);
+    await http?.close().catch(() => {});
+    await broker?.close().catch(() => {});
+    await store?.close().catch((err: unknown) => {
+      if (!isTmError(err)) throw err;
+    });
+    log.info('tablemesh-hub stopped');
+  }
+
+  return {
+    start,
+    stop,
+    get store() {
+      return store;
+    },
+    grants,
+    get mqttPort() {
+      return broker?.port;
+    },
+    get httpPort() {
+      return http?.port;
+    },
+  };
+}
+
+/** `table` → `data.table`; `db.table` unchanged. */
+function ref(name: string): string {
+  return name.includes('.') ? name : `data.${name}`;
+}
