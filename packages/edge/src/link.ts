@@ -40,7 +40,12 @@ export interface LinkHandlers {
 }
 
 /** Next backoff delay: exponential from initialMs, capped at maxMs, with full jitter in [delay/2, delay]. */
-export function backoffDelay(attempt: number, initialMs: number, maxMs: number, random: () => number): number {
+export function backoffDelay(
+  attempt: number,
+  initialMs: number,
+  maxMs: number,
+  random: () => number,
+): number {
   const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
@@ -65,12 +70,18 @@ export class Link {
     if (this.client) return;
     const url = new URL(this.options.url);
     const secure = url.protocol === 'mqtts:';
-    if (!secure && url.protocol !== 'mqtt:') throw new Error(`hub.url must be mqtt:// or mqtts://, got ${url.protocol}`);
+    if (!secure && url.protocol !== 'mqtt:')
+      throw new Error(`hub.url must be mqtt:// or mqtts://, got ${url.protocol}`);
     const port = Number(url.port || (secure ? 8883 : 1883));
     const host = url.hostname;
     const read = (path?: string): Buffer | undefined => (path ? readFileSync(path) : undefined);
     const tlsOptions = secure
-      ? { ca: read(this.options.ca), cert: read(this.options.cert), key: read(this.options.key), minVersion: 'TLSv1.2' as const }
+      ? {
+          ca: read(this.options.ca),
+          cert: read(this.options.cert),
+          key: read(this.options.key),
+          minVersion: 'TLSv1.2' as const,
+        }
       : undefined;
     const build = (): net.Socket => {
       const socket = tlsOptions
@@ -138,7 +149,9 @@ export class Link {
     const client = this.client;
     if (!client || !this.connected) return Promise.reject(new Error('not connected'));
     return new Promise((resolve, reject) => {
-      client.publish(topic, Buffer.from(payload), { qos: 1, retain }, (err) => (err ? reject(err) : resolve()));
+      client.publish(topic, Buffer.from(payload), { qos: 1, retain }, (err) =>
+        err ? reject(err) : resolve(),
+      );
     });
   }
 

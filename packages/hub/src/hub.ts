@@ -86,10 +86,13 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
         await s.createTable({ name: t.name, primaryKey: t.primaryKey, indexes: t.indexes });
     }
     // The hub's own writes (HTTP API) go to the table's feed in the same batch as the data.
+    // Hub-origin transactions get seq = the hub seq they take (local writes are serialised by the store lock).
+    const lastLocalSeq = new Map<string, number>();
     const sink: LocalTxSink = {
-      next: () => ({ epoch: s.epoch, seq: 0 }),
+      next: (table) => ({ epoch: s.epoch, seq: Math.max(lastLocalSeq.get(table) ?? 0, f.head(table)) + 1 }),
       append: async (tx, txn) => {
         await f.appendFeed(tx, txn.table, txn);
+        tx.onPrepared(() => lastLocalSeq.set(txn.table, txn.seq));
       },
     };
     s.setLocalSink(sink);

@@ -53,6 +53,7 @@ export type {
   WireTableDef,
   WireTransactionBatch,
   WireTxError,
+  WireWelcome,
 } from './messages.js';
 export { PROTOCOL_VERSION } from './messages.js';
 export {

@@ -304,6 +304,21 @@ export class Outbox implements LocalTxSink {
     });
   }
 
+  /**
+   * The keys of `table` with a queued (unreceipted) transaction, as JSON text ("1" and 1 differ), from durable
+   * data (I13: a snapshot never removes a record whose local write has not been receipted). Takes no lock, so it
+   * may be called from inside another transaction.
+   */
+  async pendingKeys(table: string): Promise<Set<string>> {
+    const keys = new Set<string>();
+    if (!this.tables.has(table)) return keys;
+    for await (const [k, value] of this.store.kv.iterate(tableItemsRange(table))) {
+      const item = decodeItem(k, value);
+      if (item.kind === 'tx') for (const op of item.txn.ops) keys.add(JSON.stringify(op.key));
+    }
+    return keys;
+  }
+
   /** Releases a held table (e.g. after the hub's retry-after); sending resumes after the last receipt. */
   async clearHold(table: string): Promise<void> {
     const st = this.requireState(table);

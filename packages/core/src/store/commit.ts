@@ -134,9 +134,15 @@ export class Tx {
     for (const fn of this.preparedHooks) fn();
   }
 
-  /** @internal */
+  /** @internal Runs the durable hooks; the transaction is committed, so a failing hook must not fail it. */
   runDurable(): void {
-    for (const fn of this.durableHooks) fn();
+    for (const fn of this.durableHooks) {
+      try {
+        fn();
+      } catch (err) {
+        process.emitWarning(`tablemesh: a post-commit hook failed: ${String(err)}`);
+      }
+    }
   }
 }
 

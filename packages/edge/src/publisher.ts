@@ -1,0 +1,237 @@
+/**
+ * The publisher drains each published table's outbox to the hub (SPEC §5 "Edge → hub"):
+ * entries in seq order, many transactions per MQTT message, at most `windowBatches` batches in flight over all
+ * tables (weighted round-robin picks the table), truncation only on receipts (I7), go-back-N on a gap (I8) or a
+ * receipt timeout, holding on transient refusals until the hub's retry-after (I3, I11), quarantine of poison
+ * (I11, done by the outbox), and a new publish epoch with a re-upload on TM_EPOCH_CONFLICT (I9).
+ */
+import {
+  encodeTransactionBatch,
+  type Outbox,
+  type ReceiptError,
+  topics,
+  type WireReceipt,
+} from '@tablemesh/core';
+
+/** Publisher limits (edge config `limits`). */
+export interface PublisherLimits {
+  readonly windowBatches: number;
+  readonly batchMaxTxs: number;
+  readonly batchMaxBytes: number;
+  readonly receiptTimeoutMs: number;
+}
+
+/** What the publisher needs. */
+export interface PublisherDeps {
+  readonly nodeId: string;
+  readonly outbox: Outbox;
+  readonly limits: PublisherLimits;
+  readonly now: () => number;
+  /** primary key attribute of a table, sent in the batch header */
+  primaryKeyOf(table: string): string;
+  send(topic: string, payload: Uint8Array): Promise<void>;
+  log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+}
+
+interface InFlight {
+  readonly table: string;
+  readonly epoch: string;
+  readonly toSeq: number;
+  readonly sentAt: number;
+}
+
+/** Sends outbox batches while the link is up. */
+export class Publisher {
+  readonly counters = {
+    batchesSent: 0,
+    txsSent: 0,
+    receipts: 0,
+    gaps: 0,
+    timeouts: 0,
+    conflicts: 0,
+    transient: 0,
+  };
+  private inFlight: InFlight[] = [];
+  private active = false;
+  private pumping = false;
+  private again = false;
+  private readonly holdTimers = new Map<string, NodeJS.Timeout>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: PublisherDeps) {}
+
+  /** The link is up and the hub welcomed us: send from the last receipt of every table (go-back-N). */
+  start(): void {
+    this.active = true;
+    this.inFlight = [];
+    for (const table of this.deps.outbox.publishedTables()) this.deps.outbox.resetInFlight(table);
+    this.timer ??= setInterval(() => this.checkTimeouts(), Math.min(1000, this.deps.limits.receiptTimeoutMs));
+    this.timer.unref();
+    this.pump();
+  }
+
+  /** The link went down: nothing is in flight any more (clean sessions: resend after reconnect). */
+  stop(): void {
+    this.active = false;
+    this.inFlight = [];
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const t of this.holdTimers.values()) clearTimeout(t);
+    this.holdTimers.clear();
+  }
+
+  /** New local writes were committed: send them if the window allows. */
+  notify(): void {
+    if (this.active) this.pump();
+  }
+
+  /** Batches in flight now. */
+  get inFlightCount(): number {
+    return this.inFlight.length;
+  }
+
+  private pump(): void {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    void this.drain()
+      .catch((err) => this.deps.log.warn({ err: String(err) }, 'publisher: send failed'))
+      .finally(() => {
+        this.pumping = false;
+        if (this.again && this.active) {
+          this.again = false;
+          this.pump();
+        }
+      });
+  }
+
+  private async drain(): Promise<void> {
+    const { outbox, limits } = this.deps;
+    while (this.active && this.inFlight.length < limits.windowBatches) {
+      this.again = false;
+      const table = outbox.pickTable();
+      if (table === undefined) return;
+      const batch = await outbox.nextBatch(table, {
+        maxTxs: limits.batchMaxTxs,
+        maxBytes: limits.batchMaxBytes,
+      });
+      if (!batch) continue;
+      if (!this.active) {
+        outbox.resetInFlight(table);
+        return;
+      }
+      const payload = encodeTransactionBatch({
+        origin: this.deps.nodeId,
+        table: batch.table,
+        epoch: batch.epoch,
+        primaryKey: this.deps.primaryKeyOf(batch.table),
+        txs: batch.txs,
+        skips: batch.skips.map((s) => ({ epoch: s.epoch, fromSeq: s.from, toSeq: s.to, reason: s.reason })),
+      });
+      this.inFlight.push({
+        table: batch.table,
+        epoch: batch.epoch,
+        toSeq: batch.toSeq,
+        sentAt: this.deps.now(),
+      });
+      this.counters.batchesSent++;
+      this.counters.txsSent += batch.txs.length;
+      try {
+        await this.deps.send(topics.up(this.deps.nodeId, batch.table), payload);
+      } catch (err) {
+        // Not sent (link down): it is resent from the last receipt after the next welcome.
+        this.deps.log.warn({ err: String(err), table: batch.table }, 'publisher: batch not sent');
+        this.forget(batch.table);
+        outbox.resetInFlight(batch.table);
+        return;
+      }
+    }
+  }
+
+  /** Handles a receipt from the hub (I7–I11). */
+  async onReceipt(receipt: WireReceipt): Promise<void> {
+    const { outbox } = this.deps;
+    const table = receipt.table;
+    if (!outbox.publishedTables().includes(table)) return;
+    this.counters.receipts++;
+    const errors: ReceiptError[] = receipt.errors.map((e) => ({ ...e }));
+    if (receipt.errorKind === 'transient' && !errors.some((e) => !e.poison)) {
+      errors.push({
+        seq: receipt.appliedThrough + 1,
+        code: receipt.code,
+        message: receipt.message,
+        poison: false,
+      });
+    }
+    if (receipt.errorKind === 'epoch-conflict') {
+      // I9: a restored or cloned store: new publish epoch, re-upload everything under it.
+      this.counters.conflicts++;
+      const current = (await outbox.stats(table)).epoch;
+      if (receipt.epoch !== current) return; // already rotated
+      const rotated = await outbox.rotateEpoch(table);
+      this.deps.log.warn(
+        { table, epoch: rotated.epoch, count: rotated.count },
+        'TM_EPOCH_CONFLICT: re-upload',
+      );
+      this.forget(table);
+      this.pump();
+      return;
+    }
+    const outcome = await outbox.onReceipt(table, receipt.epoch, receipt.appliedThrough, errors);
+    if (outcome.ignored) return;
+    this.inFlight = this.inFlight.filter(
+      (f) => !(f.table === table && f.epoch === receipt.epoch && f.toSeq <= receipt.appliedThrough),
+    );
+    if (outcome.quarantined.length > 0) {
+      this.deps.log.warn(
+        { table, quarantined: outcome.quarantined },
+        'poison transactions quarantined (I11)',
+      );
+    }
+    if (receipt.errorKind === 'gap') {
+      this.counters.gaps++;
+      this.forget(table);
+      outbox.resetInFlight(table, receipt.resumeFrom || receipt.appliedThrough + 1);
+    } else if (receipt.errorKind === 'transient') {
+      this.counters.transient++;
+      this.forget(table);
+      this.scheduleRelease(table, receipt.retryAfterMs || 5_000);
+    }
+    this.pump();
+  }
+
+  private scheduleRelease(table: string, afterMs: number): void {
+    if (this.holdTimers.has(table)) return;
+    const timer = setTimeout(() => {
+      this.holdTimers.delete(table);
+      if (!this.active) return;
+      this.deps.outbox
+        .clearHold(table)
+        .then(() => {
+          this.deps.outbox.resetInFlight(table);
+          this.pump();
+        })
+        .catch((err) => this.deps.log.warn({ err: String(err), table }, 'publisher: release failed'));
+    }, afterMs);
+    timer.unref();
+    this.holdTimers.set(table, timer);
+  }
+
+  private forget(table: string): void {
+    this.inFlight = this.inFlight.filter((f) => f.table !== table);
+  }
+
+  /** Batches without a receipt for receiptTimeoutMs are resent from the last receipt (go-back-N). */
+  private checkTimeouts(): void {
+    const limit = this.deps.now() - this.deps.limits.receiptTimeoutMs;
+    const late = new Set(this.inFlight.filter((f) => f.sentAt < limit).map((f) => f.table));
+    for (const table of late) {
+      this.counters.timeouts++;
+      this.forget(table);
+      this.deps.outbox.resetInFlight(table);
+    }
+    if (late.size > 0) this.pump();
+  }
+}
