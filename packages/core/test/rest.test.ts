@@ -247,6 +247,29 @@ describe('handleRest batch and errors', () => {
     assert.equal((await call('GET', '/_batch')).status, 405);
   });
 
+  it('GET /_digest/{table} answers the store digest of live records (SPEC §3), same for equal contents', async () => {
+    const a = await setup();
+    const b = await setup();
+    const empty = await a.call('GET', '/_digest/alerts');
+    assert.equal(empty.status, 200);
+    assert.deepEqual(empty.body, await a.store.digest('data.alerts'));
+    assert.equal((empty.body as { count: number }).count, 0);
+    for (const { call } of [a, b]) {
+      assert.equal((await call('PUT', '/alerts/a1', { level: 3 })).status, 200);
+      assert.equal((await call('PUT', '/alerts/a2', { level: 4 })).status, 200);
+      assert.equal((await call('DELETE', '/alerts/a2')).status, 200);
+    }
+    const da = await a.call('GET', '/_digest/data.alerts');
+    const db = await b.call('GET', '/_digest/alerts');
+    assert.equal((da.body as { count: number }).count, 1);
+    assert.deepEqual(da.body, db.body);
+    assert.notDeepEqual(da.body, empty.body);
+    assert.equal((await a.call('PUT', '/alerts/a1', { level: 5 })).status, 200);
+    assert.notDeepEqual((await a.call('GET', '/_digest/alerts')).body, db.body);
+    assert.equal((await a.call('GET', '/_digest/nope')).status, 404);
+    assert.equal((await a.call('POST', '/_digest/alerts')).status, 405);
+  });
+
   it('refuses writes to read-only tables with 409 TM_READ_ONLY_TABLE, reads still work', async () => {
     const { call, store } = await setup();
     for (const [method, url, body] of [

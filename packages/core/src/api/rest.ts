@@ -10,6 +10,7 @@
  *   POST   /{table}/       create: the body's primary key, else a generated UUIDv7; 201 + Location
  *   GET    /{table}/?…     query (see parseRestQuery)
  *   POST   /_batch         `{writes:[{table, ops:[{kind, key, attrs}]}]}` committed as one local batch (SPEC §4)
+ *   GET    /_digest/{table} `{digest, count}`: the table digest over live records (SPEC §3; for diff and tests)
  * `GET /{table}/changes` (SSE) is served by the HTTP layer before this handler.
  *
  * Ids in paths are strings; `?idType=number` makes the id a number (`GET /t/1?idType=number` reads key 1, `GET /t/1`
@@ -41,7 +42,7 @@ export interface RestResponse {
 
 /** What the handler needs: the store for reads, the node's write path, and which tables are read-only. */
 export interface RestDeps {
-  readonly store: Pick<Store, 'requireTable' | 'get' | 'query'>;
+  readonly store: Pick<Store, 'requireTable' | 'get' | 'query' | 'digest'>;
   /** commits one local request (the edge adds its outbox; SPEC §4 all or nothing) */
   write(writes: readonly LocalWrite[]): Promise<Transaction[]>;
   /** true for subscribe-only tables (SPEC §5: local writes get 409 TM_READ_ONLY_TABLE) */
@@ -214,6 +215,10 @@ async function route(deps: RestDeps, req: RestRequest): Promise<RestResponse> {
   const method = req.method.toUpperCase();
   if (segments.length === 1 && segments[0] === '_batch') {
     return method === 'POST' ? batch(deps, req.body) : methodNotAllowed('POST');
+  }
+  if (segments.length === 2 && segments[0] === '_digest' && segments[1]) {
+    if (method !== 'GET') return methodNotAllowed('GET');
+    return { status: 200, body: await deps.store.digest(deps.store.requireTable(segments[1]).name) };
   }
   const [tableSegment, id, ...rest] = segments;
   if (!tableSegment || rest.length > 0) {
