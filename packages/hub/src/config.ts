@@ -40,6 +40,7 @@ export const HUB_DEFAULTS = Object.freeze({
   feedRetention: Object.freeze({ ms: 7 * DAY_MS, bytes: 1024 ** 3 }), // per table: time and bytes
   tombstoneRetentionMs: 30 * DAY_MS, // ms (I5)
   heartbeatMs: 5_000, // ms between feed head heartbeats
+  maintenanceIntervalMs: 60_000, // ms between feed trims (feedRetention) and tombstone GC runs (I5)
   catchupPage: Object.freeze({ entries: 500, bytes: 256 * KiB }), // per catch-up/snapshot page
   limits: Object.freeze({
     maxPacketBytes: 512 * KiB, // bytes of one MQTT packet, checked before Aedes buffers it
@@ -112,6 +113,7 @@ export const hubConfigSchema = s.object({
   }),
   tombstoneRetentionMs: s.duration({ min: 1, default: D.tombstoneRetentionMs }),
   heartbeatMs: s.duration({ min: 1, default: D.heartbeatMs }),
+  maintenanceIntervalMs: s.duration({ min: 1, default: D.maintenanceIntervalMs }),
   catchupPage: s.object({
     entries: positiveInt(D.catchupPage.entries),
     bytes: s.bytes({ min: 1, default: D.catchupPage.bytes }),

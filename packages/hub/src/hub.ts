@@ -181,7 +181,7 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
         f.trimFeed(now())
           .then(() => f.collectTombstones(now()))
           .catch((err) => log.warn({ err: String(err) }, 'feed maintenance failed'));
-      }, 60_000),
+      }, config.maintenanceIntervalMs),
     );
     for (const t of timers) t.unref();
 

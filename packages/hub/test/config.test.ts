@@ -52,6 +52,7 @@ describe('hub config', () => {
       feedRetention: { ms: 604_800_000, bytes: 1_073_741_824 },
       tombstoneRetentionMs: 2_592_000_000,
       heartbeatMs: 5_000,
+      maintenanceIntervalMs: 60_000,
       catchupPage: { entries: 500, bytes: 262_144 },
       limits: { maxPacketBytes: 524_288, maxTxBytes: 262_144, maxOpsPerTx: 1000, maxRecordBytes: 131_072 },
       connectTimeoutMs: 10_000,
@@ -125,10 +126,11 @@ describe('hub config', () => {
     const cfg = loadHubConfig({
       file: example,
       env: { TM_HUB_HTTP__TOKEN: TOKEN, TM_HUB_MQTT__PORT: '1884', TM_HUB_NODES__0__SECRET: 'edge1-secret' },
-      overrides: { 'mqtt.port': '1885', heartbeatMs: '2s' },
+      overrides: { 'mqtt.port': '1885', heartbeatMs: '2s', maintenanceIntervalMs: '250ms' },
     });
     assert.equal(cfg.mqtt.port, 1885);
     assert.equal(cfg.heartbeatMs, 2000);
+    assert.equal(cfg.maintenanceIntervalMs, 250);
     assert.equal(cfg.nodes[0]?.secret, 'edge1-secret');
     assert.equal(cfg.nodes[1]?.secret, undefined);
   });
