@@ -83,7 +83,8 @@ export function compareValues(a: JsonValue | undefined, b: JsonValue | undefined
 
 /** True when `record` satisfies the condition. Range comparators only match values of the same type. */
 export function matches(record: Readonly<Record<string, JsonValue>>, c: Condition): boolean {
-  const v = record[c.attr];
+  // Own attributes only: a record without `constructor` has no such attribute.
+  const v = Object.hasOwn(record, c.attr) ? record[c.attr] : undefined;
   switch (c.op) {
     case 'eq':
       return v !== undefined && compareValues(v, c.value) === 0;

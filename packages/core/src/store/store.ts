@@ -483,8 +483,11 @@ export class Store {
     }
   }
 
-  /** Runs a query (conditions ANDed, then sort, offset, limit, select); reads only what its plan selects. */
-  async query(table: string, query: Query = {}): Promise<LiveRecord[]> {
+  /**
+   * Runs a query (conditions ANDed, then sort, offset, limit, select); reads only what its plan selects.
+   * `counter.recordsRead` (when given) counts the records this query fetched, like `stats.recordsRead` does for all.
+   */
+  async query(table: string, query: Query = {}, counter?: { recordsRead: number }): Promise<LiveRecord[]> {
     const def = this.requireTable(table);
     assertQuery(query);
     const conditions = query.conditions ?? [];
@@ -492,7 +495,7 @@ export class Store {
     const offset = query.offset ?? 0;
     const stopAt = query.sort ? Number.POSITIVE_INFINITY : offset + (query.limit ?? Number.POSITIVE_INFINITY);
     const found: LiveRecord[] = [];
-    for await (const record of this.rowsOf(def, plan)) {
+    for await (const record of this.rowsOf(def, plan, counter)) {
       if (conditions.every((c) => matches(record, c))) found.push(record);
       if (found.length >= stopAt) break;
     }
@@ -503,12 +506,20 @@ export class Store {
     const page = found.slice(offset, query.limit === undefined ? undefined : offset + query.limit);
     if (!query.select) return page;
     const select = query.select;
-    return page.map((r) => Object.fromEntries(select.filter((a) => a in r).map((a) => [a, r[a]!])));
+    // Own attributes only: `constructor` or `toString` of a record without them are not attributes.
+    return page.map((r) =>
+      Object.fromEntries(select.filter((a) => Object.hasOwn(r, a)).map((a) => [a, r[a]!])),
+    );
   }
 
-  private async *rowsOf(def: TableDef, plan: Plan): AsyncIterable<LiveRecord> {
+  private async *rowsOf(
+    def: TableDef,
+    plan: Plan,
+    counter: { recordsRead: number } | undefined,
+  ): AsyncIterable<LiveRecord> {
     const decode = (key: PrimaryKey, buf: Buffer): LiveRecord | undefined => {
       this.stats.recordsRead++;
+      if (counter) counter.recordsRead++;
       return liveRecord(decodeState(buf.toString('utf8')), def.primaryKey, key);
     };
     if (plan.kind === 'key') {
@@ -548,6 +559,24 @@ export class Store {
     const changes: Change[] = [];
     for await (const [, value] of this.kv.iterate(range)) changes.push(parse<Change>(value));
     return { first: this.changeSeq.get(def.name)?.first ?? 1, changes };
+  }
+
+  /**
+   * The seq of the newest durable change-log entry of a table (0 when the log is empty). Read from storage, so a
+   * change still being committed is not counted: a reader that starts after this seq misses nothing (SSE "now").
+   */
+  async lastChangeSeq(table: string): Promise<number> {
+    const def = this.requireTable(table);
+    const prefix = encodeKey(['c', def.name]);
+    for await (const [key] of this.kv.iterate({
+      gte: prefix,
+      lt: prefixEnd(prefix),
+      reverse: true,
+      limit: 1,
+    })) {
+      return decodeKey(key)[2] as number;
+    }
+    return 0;
   }
 
   /** Removes records of tables with `expiration` whose last update is older than it (local retention). */
