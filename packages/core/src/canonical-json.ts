@@ -11,9 +11,53 @@ import type { JsonValue } from './types.js';
  * anything that is not JSON (undefined, NaN, ±Infinity, functions, symbols, bigint, class instances, cycles).
  */
 export function canonicalJson(value: JsonValue): string {
+  try {
+    return fast(value, 0);
+  } catch (err) {
+    if (err !== NOT_FAST) throw err;
+  }
+  // Something is off (or nesting is very deep): the careful writer says exactly where, or handles it.
   const parts: string[] = [];
   write(value, parts, [], '$');
   return parts.join('');
+}
+
+const NOT_FAST = Symbol('not fast');
+/** Deeper than this the fast path gives up, so a cycle cannot recurse forever; the careful path takes over. */
+const FAST_DEPTH = 512;
+
+/** The hot path (merge state, record sizes): no path strings, no ancestor list; any doubt → NOT_FAST. */
+function fast(value: unknown, depth: number): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw NOT_FAST;
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
+      if (depth > FAST_DEPTH) throw NOT_FAST;
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + fast(value[i], depth + 1);
+        return out + ']';
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) throw NOT_FAST;
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj).sort();
+      let out = '{';
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        out += (i > 0 ? ',' : '') + JSON.stringify(key) + ':' + fast(obj[key], depth + 1);
+      }
+      return out + '}';
+    }
+    default:
+      throw NOT_FAST;
+  }
 }
 
 function write(value: unknown, out: string[], ancestors: object[], path: string): void {
