@@ -102,6 +102,9 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
     });
     outbox = o;
 
+    // The hub epoch of the last welcome (persisted): receipts of another hub epoch precede a welcome that
+    // re-uploads everything (I10), so the publisher leaves their epoch conflicts to it.
+    let knownHubEpoch = (await s.kv.get(META_HUB_EPOCH))?.toString('utf8');
     const send = (topic: string, payload: Uint8Array): Promise<void> =>
       link ? link.publish(topic, payload) : Promise.reject(new Error('no link'));
     const pub = new Publisher({
@@ -110,6 +113,7 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
       limits: config.limits,
       now,
       primaryKeyOf: (table) => s.getTable(table)?.primaryKey ?? 'id',
+      hubEpoch: () => knownHubEpoch,
       send,
       log,
     });
@@ -188,6 +192,7 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
           for (const table of o.publishedTables()) await o.rotateEpoch(table);
         }
         await s.transact((tx) => tx.put(META_HUB_EPOCH, Buffer.from(welcome.hubEpoch)));
+        knownHubEpoch = welcome.hubEpoch;
       }
       pub.start();
       sub.start();

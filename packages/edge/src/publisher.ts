@@ -29,6 +29,8 @@ export interface PublisherDeps {
   readonly now: () => number;
   /** primary key attribute of a table, sent in the batch header */
   primaryKeyOf(table: string): string;
+  /** the hub epoch of the last welcome, undefined before the first one */
+  hubEpoch?(): string | undefined;
   send(topic: string, payload: Uint8Array): Promise<void>;
   log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
 }
@@ -166,6 +168,11 @@ export class Publisher {
       });
     }
     if (receipt.errorKind === 'epoch-conflict') {
+      // I10: a hub of an epoch we have not seen (wiped or replaced) answers our hello's claims with conflicts;
+      // its welcome, right behind, rotates every table once. Rotating here as well would race with it and
+      // could upload the table twice.
+      const known = this.deps.hubEpoch?.();
+      if (known !== undefined && receipt.hubEpoch !== '' && receipt.hubEpoch !== known) return;
       // I9: a restored or cloned store: new publish epoch, re-upload everything under it.
       this.counters.conflicts++;
       const current = (await outbox.stats(table)).epoch;
