@@ -51,11 +51,16 @@ export function joinStates(a: RecordState, b: RecordState): RecordState {
   const names = new Set([...Object.keys(a.attrs), ...Object.keys(b.attrs)]);
   const entries: [string, StampedValue][] = [];
   for (const name of [...names].sort()) {
-    const best = maxAttr(a.attrs[name], b.attrs[name]);
+    // Own attributes only: `constructor`, `toString` … are ordinary attribute names (SPEC §3).
+    const best = maxAttr(ownAttr(a.attrs, name), ownAttr(b.attrs, name));
     if (survives(best.stamp, w)) entries.push([name, best]);
   }
   const attrs = entries.length === 0 ? EMPTY_ATTRS : Object.fromEntries(entries);
   return w === undefined ? { attrs } : { w, attrs };
+}
+
+function ownAttr(attrs: RecordState['attrs'], name: string): StampedValue | undefined {
+  return Object.hasOwn(attrs, name) ? attrs[name] : undefined;
 }
 
 function maxW(a: W | undefined, b: W | undefined): W | undefined {

@@ -38,6 +38,21 @@ describe('I4 examples', () => {
     assert.deepEqual(liveRecord(s, 'id', 1), { id: 1, b: 3, __createdtime__: 3000, __updatedtime__: 3000 });
   });
 
+  it('attributes named like Object.prototype members merge like any other (constructor, toString)', () => {
+    const s = applyAll([
+      [put(1, { constructor: 'c' }), st(1000)],
+      [patch(1, { toString: 't' }), st(2000)],
+    ]);
+    assert.deepEqual(Object.keys(s.attrs), ['constructor', 'toString']);
+    assert.deepEqual(liveRecord(s, 'id', 1), {
+      id: 1,
+      constructor: 'c',
+      toString: 't',
+      __createdtime__: 1000,
+      __updatedtime__: 2000,
+    });
+  });
+
   it('an older patch arriving late after a put changes nothing', () => {
     const before = applyAll([[put('k', { a: 1 }), st(2000)]]);
     const after = applyOp(before, patch('k', { a: 9, c: 1 }), st(1000));
