@@ -56,6 +56,7 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
   const refused = { forged: 0, notGranted: 0, schemaMismatch: 0, badMessage: 0, subscriptions: 0 };
   const connected = new Set<string>();
   const lastSeen = new Map<string, number>();
+  const maintenance = { trimmed: 0, collected: 0 };
   let store: Store | undefined;
   let feed: Feed | undefined;
   let broker: Broker | undefined;
@@ -179,7 +180,13 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
       }, config.heartbeatMs),
       setInterval(() => {
         f.trimFeed(now())
-          .then(() => f.collectTombstones(now()))
+          .then((trimmed) => {
+            maintenance.trimmed += trimmed;
+            return f.collectTombstones(now());
+          })
+          .then((gc) => {
+            maintenance.collected += gc.collected;
+          })
           .catch((err) => log.warn({ err: String(err) }, 'feed maintenance failed'));
       }, config.maintenanceIntervalMs),
     );
@@ -247,6 +254,12 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
     m.gauge('tablemesh_feed_head', 'latest hub seq per table', {
       labelNames: ['table'],
       collect: () => s.listTables().map((d) => ({ labels: { table: d.name }, value: f.head(d.name) })),
+    });
+    counter('tablemesh_feed_trimmed_total', 'feed entries removed by retention', () => maintenance.trimmed);
+    counter('tablemesh_tombstones_collected_total', 'tombstones collected (I5)', () => maintenance.collected);
+    m.gauge('tablemesh_feed_oldest', 'oldest retained hub seq per table (head + 1 when none)', {
+      labelNames: ['table'],
+      collect: () => s.listTables().map((d) => ({ labels: { table: d.name }, value: f.oldest(d.name) })),
     });
     return m;
   }
