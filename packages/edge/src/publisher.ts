@@ -70,6 +70,22 @@ export class Publisher {
     this.timer ??= setInterval(() => this.checkTimeouts(), Math.min(1000, this.deps.limits.receiptTimeoutMs));
     this.timer.unref();
     this.pump();
+    // A hold outlives the link (it is persisted; its release timer is dropped by stop()), so without this a
+    // table held before a reconnect or restart would stay held for good. The hub decides afresh (I11).
+    void this.releaseHolds().catch((err) =>
+      this.deps.log.warn({ err: String(err) }, 'publisher: releasing holds failed'),
+    );
+  }
+
+  private async releaseHolds(): Promise<void> {
+    const { outbox } = this.deps;
+    for (const table of outbox.publishedTables()) {
+      if (!this.active) return;
+      if (!(await outbox.stats(table)).held) continue;
+      await outbox.clearHold(table);
+      outbox.resetInFlight(table);
+    }
+    if (this.active) this.pump();
   }
 
   /** The link went down: nothing is in flight any more (clean sessions: resend after reconnect). */
