@@ -24,6 +24,10 @@ export const ERROR_CODES = {
   TM_STORE_FAILED: 'a storage write failed; the store refuses further writes until reopened',
   TM_READ_ONLY_TABLE: 'the table is subscribe-only on this node (HTTP 409)',
   TM_NOT_FOUND: 'no such record or entry',
+  TM_UNKNOWN_DATABASE: 'the database does not exist',
+  TM_DATABASE_EXISTS: 'the database already exists',
+  TM_ATTRIBUTE_EXISTS: 'the attribute is already declared on the table',
+  TM_REPLICATED_TABLE: 'not allowed on a table replicated with the hub; change its replication first',
   TM_INVALID_CONFIG:
     'a configuration file, environment variable or flag is invalid; the message lists every problem',
 } as const;

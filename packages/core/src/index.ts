@@ -1,6 +1,12 @@
 /** @tablemesh/core — codec, topics, HLC, merge, store, outbox, feed. Never imports mqtt, aedes, http or cli. */
 
+export * from './api/changes.js';
+export * from './api/confirm.js';
 export * from './api/http-front.js';
+export * from './api/operations.js';
+export * from './api/operations-body.js';
+export * from './api/operations-search.js';
+export * from './api/operations-tables.js';
 export * from './api/rest.js';
 export * from './canonical-json.js';
 export * from './codec/index.js';

@@ -123,7 +123,9 @@ describe('handleRest records', () => {
     assert.equal(post.status, 405);
     assert.equal(post.headers?.['allow'], 'GET, PUT, PATCH, DELETE');
     assert.equal((await call('GET', '/alerts/x/y')).status, 404);
-    assert.equal((await call('GET', '/')).status, 404);
+    const root = await call('GET', '/'); // `/` is the operations API: POST only
+    assert.equal(root.status, 405);
+    assert.equal(root.headers?.['allow'], 'POST');
     assert.equal((await call('GET', '/alerts/%E0%A4%A')).status, 400);
     const big = await call('PUT', '/alerts/big', { blob: 'x'.repeat(200 * 1024) });
     assert.equal(big.status, 413);

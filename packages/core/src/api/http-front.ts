@@ -5,9 +5,12 @@
  *
  * `/health` answers without a token (liveness probes); everything else needs `Authorization: Bearer <token>`
  * when a token is configured (SPEC §7: the hub always, the edge when it binds beyond loopback).
+ * `GET /{table}/changes` answers a stream (Server-Sent Events, changes.ts): the response carries `stream`, which
+ * the server runs with a sink over the socket.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { METRICS_CONTENT_TYPE } from '../metrics.js';
+import { type ChangeSource, type ChangeStreamOptions, prepareChangeStream, type SseSink } from './changes.js';
 import { errorResponse, type RestRequest, type RestResponse } from './rest.js';
 
 /** What the front needs. */
@@ -22,6 +25,8 @@ export interface HttpFrontOptions {
   readonly metrics: () => string;
   /** called with errors answered as 500 */
   readonly onInternalError?: (err: unknown) => void;
+  /** serves `GET /{table}/changes` from this store's change log; absent: no change streams */
+  readonly changes?: { readonly store: ChangeSource; readonly options?: ChangeStreamOptions };
 }
 
 /** A request as read off the socket. */
@@ -38,6 +43,25 @@ export interface RawHttpResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
+  /** a streaming answer (SSE): write the head, then run this with a sink until it resolves or the client leaves */
+  readonly stream?: (sink: SseSink) => Promise<void>;
+}
+
+/** Headers of an event stream. */
+export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+});
+
+const CHANGES_PATH = /^\/([^/]+)\/changes$/;
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // not a valid table name either: the store refuses it with a clear 400
+  }
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -86,6 +110,29 @@ export async function dispatchHttp(options: HttpFrontOptions, raw: RawHttpReques
     }
     if (url.pathname === '/metrics' && method === 'GET') {
       return { status: 200, headers: { 'content-type': METRICS_CONTENT_TYPE }, body: options.metrics() };
+    }
+    const changes = method === 'GET' && options.changes ? CHANGES_PATH.exec(url.pathname) : null;
+    if (changes && options.changes) {
+      const start = url.searchParams.get('start');
+      if (start !== null && start !== 'now' && start !== 'beginning') {
+        return jsonResponse({
+          status: 400,
+          body: {
+            error: `start must be now or beginning, got ${JSON.stringify(start)}`,
+            code: 'TM_INVALID_ARGUMENT',
+          },
+        });
+      }
+      const stream = prepareChangeStream(
+        options.changes.store,
+        safeDecode(changes[1]!),
+        {
+          lastEventId: headers['last-event-id'] ?? url.searchParams.get('lastEventId') ?? undefined,
+          ...(start !== null ? { start } : {}),
+        },
+        options.changes.options,
+      );
+      return { status: 200, headers: SSE_HEADERS, body: '', stream };
     }
     let body: unknown;
     if (raw.body.length > 0) {

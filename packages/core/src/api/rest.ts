@@ -11,17 +11,32 @@
  *   GET    /{table}/?…     query (see parseRestQuery)
  *   POST   /_batch         `{writes:[{table, ops:[{kind, key, attrs}]}]}` committed as one local batch (SPEC §4)
  *   GET    /_digest/{table} `{digest, count}`: the table digest over live records (SPEC §3; for diff and tests)
- * `GET /{table}/changes` (SSE) is served by the HTTP layer before this handler.
+ *   GET    /_receipts/{table}/{epoch}/{seq}  what the hub did with a transaction (the 202 of confirm=hub points here)
+ *   POST   /               the HarperDB-compatible operations API (operations.ts)
+ * `GET /{table}/changes` (SSE) is served by the HTTP front before this handler (changes.ts).
  *
  * Ids in paths are strings; `?idType=number` makes the id a number (`GET /t/1?idType=number` reads key 1, `GET /t/1`
- * reads key "1" — SPEC §3: `"1"` ≠ `1`). Write answers carry the committed transaction's table, key, seq and stamp.
+ * reads key "1" — SPEC §3: `"1"` ≠ `1`). Write answers carry the committed transaction's table, key, seq and stamp;
+ * writes take the confirmation option of confirm.ts (local by default, or wait for the hub's receipt).
+ * GET answers carry a strong `ETag` (SHA-256 of the canonical JSON); `If-None-Match` with it answers 304.
+ * Queries answer `X-Tablemesh-Records-Read`: the records the store fetched for them (index use is visible).
  */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../canonical-json.js';
 import { type ErrorCode, isTmError, TmError } from '../errors.js';
 import type { Condition, Query } from '../store/query.js';
 import type { LiveRecord, LocalWrite, Store } from '../store/store.js';
 import type { JsonValue, Op, PrimaryKey, Transaction } from '../types.js';
 import { uuidv7 } from '../uuid.js';
 import { assertPrimaryKey } from '../validate.js';
+import {
+  assertConfirmable,
+  confirmWrite,
+  parseConfirm,
+  type ReceiptTracker,
+  type WriteAnswer,
+} from './confirm.js';
+import { type ClusterManager, handleOperation } from './operations.js';
 
 /** A request as the HTTP layer hands it over: body already parsed from JSON (undefined when empty). */
 export interface RestRequest {
@@ -40,9 +55,25 @@ export interface RestResponse {
   readonly body?: unknown;
 }
 
+/** The store methods the data API uses (REST, operations, change stream). */
+export type ApiStore = Pick<
+  Store,
+  | 'requireTable'
+  | 'getTable'
+  | 'listTables'
+  | 'createTable'
+  | 'dropTable'
+  | 'get'
+  | 'query'
+  | 'digest'
+  | 'scanStates'
+  | 'transact'
+  | 'kv'
+>;
+
 /** What the handler needs: the store for reads, the node's write path, and which tables are read-only. */
 export interface RestDeps {
-  readonly store: Pick<Store, 'requireTable' | 'get' | 'query' | 'digest'>;
+  readonly store: ApiStore;
   /** commits one local request (the edge adds its outbox; SPEC §4 all or nothing) */
   write(writes: readonly LocalWrite[]): Promise<Transaction[]>;
   /** true for subscribe-only tables (SPEC §5: local writes get 409 TM_READ_ONLY_TABLE) */
@@ -51,6 +82,12 @@ export interface RestDeps {
   readonly newId?: () => string;
   /** called with errors answered as 500, for logging */
   readonly onInternalError?: (err: unknown) => void;
+  /** what this node is (default edge): the hub confirms its own writes and has no subscriptions to manage */
+  readonly role?: 'edge' | 'hub';
+  /** the edge's receipt waiter, for `confirm=hub` and `/_receipts` */
+  readonly receipts?: ReceiptTracker;
+  /** the edge's subscriptions with the hub (add_node, update_node, set_node_replication, remove_node) */
+  readonly cluster?: ClusterManager;
 }
 
 /** HTTP status of each error code; TM_INVALID_* codes not listed are 400, unlisted others 500. */
@@ -59,6 +96,10 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   TM_NOT_FOUND: 404,
   TM_READ_ONLY_TABLE: 409,
   TM_TABLE_EXISTS: 409,
+  TM_UNKNOWN_DATABASE: 404,
+  TM_DATABASE_EXISTS: 409,
+  TM_ATTRIBUTE_EXISTS: 409,
+  TM_REPLICATED_TABLE: 409,
   TM_RECORD_TOO_LARGE: 413,
   TM_TX_TOO_LARGE: 413,
   TM_QUOTA_FULL: 507,
@@ -201,6 +242,30 @@ function committed(txn: Transaction | undefined, key: PrimaryKey): Record<string
   return { table: txn?.table, key, seq: txn?.seq, stamp: txn?.stamp };
 }
 
+/** A strong entity tag of a JSON body: SHA-256 of its canonical JSON (RFC 8785), base64url, quoted. */
+export function etagOf(body: unknown): string {
+  const hash = createHash('sha256')
+    .update(canonicalJson(body as JsonValue))
+    .digest('base64url');
+  return `"${hash.slice(0, 27)}"`;
+}
+
+/** True when an `If-None-Match` header names `etag` (or is `*`); weak validators compare weakly (RFC 9110). */
+export function noneMatch(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((t) => {
+    const tag = t.trim();
+    return tag === '*' || tag.replace(/^W\//, '') === etag;
+  });
+}
+
+/** A GET answer with its ETag, or 304 when the client holds it already. */
+function conditional(req: RestRequest, body: unknown, headers: Record<string, string> = {}): RestResponse {
+  const etag = etagOf(body);
+  if (noneMatch(req.headers['if-none-match'], etag)) return { status: 304, headers: { etag } };
+  return { status: 200, headers: { ...headers, etag }, body };
+}
+
 /** Handles one REST request; never throws (errors become 4xx/5xx with `{error, code}`). */
 export async function handleRest(deps: RestDeps, req: RestRequest): Promise<RestResponse> {
   try {
@@ -213,9 +278,11 @@ export async function handleRest(deps: RestDeps, req: RestRequest): Promise<Rest
 async function route(deps: RestDeps, req: RestRequest): Promise<RestResponse> {
   const segments = splitPath(req.path);
   const method = req.method.toUpperCase();
+  if (req.path === '/') return method === 'POST' ? handleOperation(deps, req) : methodNotAllowed('POST');
   if (segments.length === 1 && segments[0] === '_batch') {
-    return method === 'POST' ? batch(deps, req.body) : methodNotAllowed('POST');
+    return method === 'POST' ? batch(deps, req) : methodNotAllowed('POST');
   }
+  if (segments[0] === '_receipts') return receiptStatus(deps, req, segments);
   if (segments.length === 2 && segments[0] === '_digest' && segments[1]) {
     if (method !== 'GET') return methodNotAllowed('GET');
     return { status: 200, body: await deps.store.digest(deps.store.requireTable(segments[1]).name) };
@@ -226,9 +293,12 @@ async function route(deps: RestDeps, req: RestRequest): Promise<RestResponse> {
   }
   const def = deps.store.requireTable(tableSegment);
   if (id === undefined || id === '') {
-    if (method === 'GET')
-      return { status: 200, body: await deps.store.query(def.name, parseRestQuery(req.query)) };
-    if (method === 'POST') return create(deps, def.name, def.primaryKey, tableSegment, req.body);
+    if (method === 'GET') {
+      const counter = { recordsRead: 0 };
+      const found = await deps.store.query(def.name, parseRestQuery(req.query), counter);
+      return conditional(req, found, { 'x-tablemesh-records-read': String(counter.recordsRead) });
+    }
+    if (method === 'POST') return create(deps, req, def.name, def.primaryKey, tableSegment);
     return methodNotAllowed('GET, POST');
   }
   const key = pathKey(id, req.query);
@@ -240,7 +310,7 @@ async function route(deps: RestDeps, req: RestRequest): Promise<RestResponse> {
         body: { error: `no record ${JSON.stringify(key)} in ${def.name}`, code: 'TM_NOT_FOUND' },
       };
     }
-    return { status: 200, body: record };
+    return conditional(req, record);
   }
   let op: Op;
   if (method === 'PUT' || method === 'PATCH') {
@@ -251,8 +321,23 @@ async function route(deps: RestDeps, req: RestRequest): Promise<RestResponse> {
     return methodNotAllowed('GET, PUT, PATCH, DELETE');
   }
   assertWritable(deps, def.name);
-  const [txn] = await deps.write([{ table: def.name, ops: [op] }]);
-  return { status: 200, body: committed(txn, key) };
+  const confirm = parseConfirm(req.headers, req.query);
+  assertConfirmable(deps, confirm, [def.name]);
+  const txns = await deps.write([{ table: def.name, ops: [op] }]);
+  return confirmWrite(deps, confirm, txns, { status: 200, body: committed(txns[0], key) });
+}
+
+async function receiptStatus(deps: RestDeps, req: RestRequest, segments: string[]): Promise<RestResponse> {
+  if (req.method.toUpperCase() !== 'GET') return methodNotAllowed('GET');
+  const [, table, epoch, seq] = segments;
+  if (segments.length !== 4 || !table || !epoch || !seq || !/^\d{1,15}$/.test(seq)) {
+    fail('TM_INVALID_ARGUMENT', 'a receipt status is GET /_receipts/{table}/{epoch}/{seq}');
+  }
+  if (!deps.receipts) {
+    fail('TM_NOT_FOUND', 'this node sends no transactions to a hub, so it has no receipts');
+  }
+  const def = deps.store.requireTable(table);
+  return { status: 200, body: await deps.receipts.status(def.name, epoch, Number(seq)) };
 }
 
 function assertWritable(deps: RestDeps, table: string): void {
@@ -263,24 +348,30 @@ function assertWritable(deps: RestDeps, table: string): void {
 
 async function create(
   deps: RestDeps,
+  req: RestRequest,
   table: string,
   primaryKey: string,
   tableSegment: string,
-  body: unknown,
 ): Promise<RestResponse> {
+  const body = req.body;
   assertWritable(deps, table);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     fail('TM_INVALID_VALUE', 'POST needs a JSON object body');
   }
-  const given = (body as Record<string, unknown>)[primaryKey];
+  const confirm = parseConfirm(req.headers, req.query);
+  assertConfirmable(deps, confirm, [table]);
+  const given = Object.hasOwn(body, primaryKey) ? (body as Record<string, unknown>)[primaryKey] : undefined;
   const key = given === undefined ? (deps.newId ?? uuidv7)() : assertPrimaryKey(given);
-  const [txn] = await deps.write([
+  const txns = await deps.write([
     { table, ops: [{ kind: 'put', key, attrs: body as Record<string, JsonValue> }] },
   ]);
-  return { status: 201, headers: { location: recordPath(tableSegment, key) }, body: committed(txn, key) };
+  const location = recordPath(tableSegment, key);
+  const answer: WriteAnswer = { status: 201, headers: { location }, body: committed(txns[0], key) };
+  return confirmWrite(deps, confirm, txns, answer);
 }
 
-async function batch(deps: RestDeps, body: unknown): Promise<RestResponse> {
+async function batch(deps: RestDeps, req: RestRequest): Promise<RestResponse> {
+  const body = req.body;
   const writes = (body as { writes?: unknown } | null)?.writes;
   if (typeof body !== 'object' || body === null || !Array.isArray(writes) || writes.length === 0) {
     fail(
@@ -302,11 +393,17 @@ async function batch(deps: RestDeps, body: unknown): Promise<RestResponse> {
     assertWritable(deps, def.name);
     return { table: def.name, ops: write.ops as Op[] };
   });
+  const confirm = parseConfirm(req.headers, req.query);
+  assertConfirmable(
+    deps,
+    confirm,
+    checked.map((w) => w.table),
+  );
   const txns = await deps.write(checked);
-  return {
+  return confirmWrite(deps, confirm, txns, {
     status: 200,
     body: {
       transactions: txns.map((t) => ({ table: t.table, seq: t.seq, stamp: t.stamp, ops: t.ops.length })),
     },
-  };
+  });
 }
