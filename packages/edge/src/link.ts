@@ -117,6 +117,11 @@ export class Link {
       this.lastError = err.message;
     });
     client.on('close', () => {
+      // Clean sessions (SPEC §5): what was sent on a lost connection is not resent by mqtt.js. Its QoS 1
+      // callbacks would otherwise wait for a PUBACK that never comes (blocking whoever awaits publish(): the
+      // publisher's pump, the subscriber's request chain), and on reconnect it would replay the stale packets
+      // from its outgoing store. The outbox and the cursors resend what matters.
+      for (const id of Object.keys(client.outgoing ?? {})) client.removeOutgoingMessage(Number(id));
       if (this.state === 'stopped') return;
       if (this.state === 'connected') {
         this.counters.disconnects++;
