@@ -179,12 +179,17 @@ for (const backend of ['memory', 'level'] as const) {
       const first = await write(env, 'alerts', put('k1'));
       const one = size(first);
       await env.outbox.publish({ table: 'alerts', quotaBytes: 3 * one, onFull: 'drop-oldest' });
+      const heard: string[] = [];
+      env.outbox.onSkip((table, ranges) => {
+        for (const r of ranges) heard.push(`${table} ${r.from}-${r.to} ${r.reason}`);
+      });
       await write(env, 'alerts', put('k2'));
       await write(env, 'alerts', put('k3'));
       const b1 = await env.outbox.nextBatch('alerts', { maxTxs: 1 }); // seq 1 in flight
       assert.equal(b1!.toSeq, 1);
       await write(env, 'alerts', put('k4')); // drops 2
       await write(env, 'alerts', put('k5')); // drops 3, range grows to 2..3
+      assert.deepEqual(heard, ['data.alerts 2-2 drop-oldest', 'data.alerts 2-3 drop-oldest'], 'onSkip');
       let stats = await env.outbox.stats('alerts');
       assert.deepEqual(
         [stats.backlogCount, stats.backlogBytes, stats.skipped['drop-oldest']],

@@ -58,6 +58,7 @@ export class Outbox implements LocalTxSink {
   private readonly tables = new Map<string, TableState>();
   private order: string[] = [];
   private round = { index: 0, used: 0 };
+  private readonly skipListeners = new Set<(table: string, ranges: readonly SkipRange[]) => void>();
   /** quarantine access; retry and drop go through it */
   readonly quarantine: Quarantine;
 
@@ -83,6 +84,23 @@ export class Outbox implements LocalTxSink {
   /** Detaches from the store (the store stays open). */
   close(): void {
     this.store.setLocalSink(undefined);
+  }
+
+  /**
+   * Calls `listener` with the SKIP ranges a rewrite wrote (drop-oldest, ttl, coalesce) once they are durable, so a
+   * waiter for the hub's receipt can tell a skipped transaction from an applied one. Returns the unsubscribe.
+   */
+  onSkip(listener: (table: string, ranges: readonly SkipRange[]) => void): () => void {
+    this.skipListeners.add(listener);
+    return () => this.skipListeners.delete(listener);
+  }
+
+  private emitSkips(tx: Tx, table: string, ranges: readonly SkipRange[] | undefined): void {
+    if (!ranges || ranges.length === 0 || this.skipListeners.size === 0) return;
+    const copy = [...ranges];
+    tx.onDurable(() => {
+      for (const listener of this.skipListeners) listener(table, copy);
+    });
   }
 
   /** Published tables, by name. */
@@ -160,6 +178,7 @@ export class Outbox implements LocalTxSink {
       quarantined: st.quarantined - (retried ? 1 : 0),
     });
     trackUnsettled(tx, st, effect);
+    this.emitSkips(tx, st.table, effect?.ranges);
     const epoch = st.epoch;
     tx.onDurable(() => {
       if (st.epoch === epoch) st.durableThrough = Math.max(st.durableThrough, txn.seq);
@@ -343,6 +362,7 @@ export class Outbox implements LocalTxSink {
         const effect = applyDecisions(tx, st.table, st.epoch, items, decisions);
         writeMeta(tx, st, effectPatch(st, effect));
         trackUnsettled(tx, st, effect);
+        this.emitSkips(tx, st.table, effect.ranges);
         return effect.removedCount;
       });
     }
