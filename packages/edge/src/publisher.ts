@@ -33,6 +33,10 @@ export interface PublisherDeps {
   hubEpoch?(): string | undefined;
   send(topic: string, payload: Uint8Array): Promise<void>;
   log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  /** told of every receipt the outbox took (the HTTP API's confirm=hub waits on it) */
+  readonly receipts?: {
+    onReceipt(table: string, epoch: string, through: number, errors: readonly ReceiptError[]): void;
+  };
 }
 
 interface InFlight {
@@ -204,6 +208,7 @@ export class Publisher {
     }
     const outcome = await outbox.onReceipt(table, receipt.epoch, receipt.appliedThrough, errors);
     if (outcome.ignored) return;
+    this.deps.receipts?.onReceipt(table, receipt.epoch, receipt.appliedThrough, errors);
     this.inFlight = this.inFlight.filter(
       (f) => !(f.table === table && f.epoch === receipt.epoch && f.toSeq <= receipt.appliedThrough),
     );
