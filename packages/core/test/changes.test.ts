@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseEventId, prepareChangeStream, type SseSink } from '../src/api/changes.js';
+import { parseEventId, prepareChangeStream, type SseSink, sinkFor } from '../src/api/changes.js';
 import { isTmError } from '../src/errors.js';
 import { MemoryKv } from '../src/store/memory-kv.js';
 import { Store } from '../src/store/store.js';
@@ -227,5 +227,38 @@ describe('change stream (SSE)', () => {
     assert.deepEqual(parseEventId('ab12:7'), { incarnation: 'ab12', seq: 7 });
     assert.deepEqual(parseEventId(' 42 '), { seq: 42 });
     assert.throws(() => parseEventId('x:1'));
+  });
+});
+
+describe('sinkFor', () => {
+  it('resolves a write that fills the socket on drain, and ends on close', async () => {
+    const { EventEmitter } = await import('node:events');
+    const target = Object.assign(new EventEmitter(), { full: false, written: [] as string[] });
+    const res = Object.assign(target, {
+      write(chunk: string) {
+        target.written.push(chunk);
+        return !target.full;
+      },
+    });
+    const sink = sinkFor(res);
+    await sink.write('a');
+    target.full = true;
+    let drained = false;
+    const pending = sink.write('b').then(() => {
+      drained = true;
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(drained, false, 'waits for drain');
+    target.emit('drain');
+    await pending;
+    assert.deepEqual(target.written, ['a', 'b']);
+    assert.equal(sink.closed, false);
+    const stuck = sink.write('c');
+    target.emit('close');
+    await stuck;
+    await sink.done;
+    assert.equal(sink.closed, true);
+    await sink.write('d');
+    assert.deepEqual(target.written, ['a', 'b', 'c'], 'nothing is written after close');
   });
 });

@@ -28,7 +28,9 @@ import type { EdgeConfig } from './config.js';
 import { type HttpServerHandle, startHttp } from './http.js';
 import { Link } from './link.js';
 import { Publisher } from './publisher.js';
+import { ReceiptWaiter } from './receipt-waiter.js';
 import { Subscriber } from './subscriber.js';
+import { EdgeSubscriptions } from './subscriptions.js';
 
 /** Injected dependencies (tests give a clock or a logger). */
 export interface EdgeDeps {
@@ -55,7 +57,6 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
   const now = deps.now ?? Date.now;
   const log = deps.logger ?? pino({ level: config.log.level, name: 'tablemesh-edge' });
   const published = config.publish.map((p) => ref(p.table));
-  const subscribed = config.subscribe.map((s) => ({ table: ref(s.table), start: s.start }));
   let store: Store | undefined;
   let outbox: Outbox | undefined;
   let link: Link | undefined;
@@ -90,17 +91,14 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
       }
     }
     for (const table of published) if (!s.getTable(table)) await s.createTable({ name: table });
+    // Replication set: persisted, changed at run time by add_node & co; the config is its initial value.
+    const repl = await EdgeSubscriptions.open(s, config, log);
     const o = await Outbox.open(s, {
-      tables: config.publish.map((p) => ({
-        table: ref(p.table),
-        quotaBytes: p.quotaBytes,
-        onFull: p.onFull,
-        priority: p.priority,
-        ...(p.ttlMs !== undefined ? { ttlMs: p.ttlMs } : {}),
-      })),
+      tables: repl.outboxTables(),
       tombstoneRetentionMs: config.tombstoneRetentionMs,
     });
     outbox = o;
+    const receipts = new ReceiptWaiter(o); // confirm=hub (SPEC §8)
 
     // The hub epoch of the last welcome (persisted): receipts of another hub epoch precede a welcome that
     // re-uploads everything (I10), so the publisher leaves their epoch conflicts to it.
@@ -116,6 +114,7 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
       hubEpoch: () => knownHubEpoch,
       send,
       log,
+      receipts,
     });
     publisher = pub;
     const sub = new Subscriber({
@@ -129,7 +128,14 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
       log,
     });
     subscriber = sub;
-    sub.setSubscriptions(subscribed);
+    sub.setSubscriptions(repl.subscriptions());
+    repl.attach({
+      outbox: o,
+      subscriber: sub,
+      publisher: pub,
+      link: () => link,
+      onPublish: (t) => receipts.track(t),
+    });
     await sub.loadCursors();
 
     async function onConnect(l: Link): Promise<void> {
@@ -258,13 +264,12 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
       pub.notify();
       return txns;
     };
-    const subscribeOnly = new Set(subscribed.map((x) => x.table).filter((t) => !published.includes(t)));
     const metrics = await buildMetrics(s, o, l, pub, sub);
     http = await startHttp({
       host: config.http.host,
       port: config.http.port,
       token: config.http.token,
-      rest: { store: s, write, isReadOnly: (table) => subscribeOnly.has(ref(table)) },
+      rest: { store: s, write, isReadOnly: (table) => repl.isReadOnly(table), receipts, cluster: repl },
       health: () => ({ status: 'ok', node: config.nodeId, link: l.state, storeEpoch: s.epoch }),
       metrics: () => metrics.render(),
       logger: log,

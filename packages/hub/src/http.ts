@@ -9,12 +9,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  type ChangeSource,
+  type ChangeStreamOptions,
   dispatchHttp,
   handleRest,
   type RawHttpResponse,
   type RestDeps,
   type RestRequest,
   type RestResponse,
+  sinkFor,
 } from '@tablemesh/core';
 import type { Logger } from 'pino';
 
@@ -38,6 +41,15 @@ export interface StartHttpOptions {
   readonly logger: HttpLogger;
   /** request body limit is maxTxBytes + 64 KiB (default maxTxBytes 256 KiB) */
   readonly maxTxBytes?: number;
+  /** source of `GET /{table}/changes` (default: the REST deps' store when it has a change log) */
+  readonly changes?: ChangeSource;
+  /** heartbeat and page size of change streams */
+  readonly changeStream?: ChangeStreamOptions;
+}
+
+function isChangeSource(store: unknown): store is ChangeSource {
+  const s = store as Partial<ChangeSource> | undefined;
+  return typeof s?.readChanges === 'function' && typeof s.onChanges === 'function';
 }
 
 /** A running server. */
@@ -90,16 +102,24 @@ export async function startHttp(options: StartHttpOptions): Promise<HttpServerHa
     typeof options.rest === 'function'
       ? options.rest
       : (() => {
-          const deps: RestDeps = { onInternalError, ...options.rest };
+          const deps: RestDeps = { onInternalError, role: 'hub', ...options.rest };
           return (req: RestRequest) => handleRest(deps, req);
         })();
+  const changes =
+    options.changes ??
+    (typeof options.rest === 'object' && isChangeSource(options.rest.store) ? options.rest.store : undefined);
   const front = {
     token: options.token,
     rest,
     health: options.health,
     metrics: options.metrics,
     onInternalError,
+    ...(changes
+      ? { changes: { store: changes, ...(options.changeStream ? { options: options.changeStream } : {}) } }
+      : {}),
   };
+  /** open change streams, ended on close() */
+  const streams = new Set<() => void>();
 
   const server = createServer((req, res) => {
     void (async () => {
@@ -122,7 +142,26 @@ export async function startHttp(options: StartHttpOptions): Promise<HttpServerHa
         body: read.body,
       });
       logger.debug({ method: req.method, url: req.url, status: out.status }, 'http');
-      send(res, out);
+      if (!out.stream) {
+        send(res, out);
+        return;
+      }
+      // Server-Sent Events: head now, then frames until the client leaves or the server stops.
+      res.writeHead(out.status, out.headers);
+      res.flushHeaders();
+      const sink = sinkFor(res);
+      // On stop: end the stream now; a client that resumes with Last-Event-ID loses nothing (SSE, SPEC §8).
+      const stop = () => {
+        sink.close();
+        res.destroy();
+      };
+      streams.add(stop);
+      try {
+        await out.stream(sink);
+      } finally {
+        streams.delete(stop);
+        res.end();
+      }
     })().catch((err: unknown) => {
       // Only a broken socket gets here; dispatchHttp itself never throws.
       logger.warn({ err }, 'http connection failed');
@@ -150,6 +189,7 @@ export async function startHttp(options: StartHttpOptions): Promise<HttpServerHa
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
+        for (const end of streams) end();
         server.closeIdleConnections();
       }),
   };

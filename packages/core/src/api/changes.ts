@@ -195,3 +195,47 @@ async function sendReset(
   await sink.write(`event: reset\nid: ${incarnation}:${last}\n${data(body)}\n`);
   return last;
 }
+
+/** The part of a node:http ServerResponse a sink writes to (core does not import node:http). */
+export interface StreamTarget {
+  write(chunk: string): boolean;
+  once(event: 'drain' | 'close', listener: () => void): unknown;
+  off(event: 'drain' | 'close', listener: () => void): unknown;
+}
+
+/**
+ * A sink over a response: a write that fills the socket buffer resolves on `drain` (or `close`), so the stream
+ * never queues more than one page in memory; `close()` (server stop) and the client's leaving end it.
+ */
+export function sinkFor(res: StreamTarget): SseSink & { close(): void } {
+  let closed = false;
+  let markDone!: () => void;
+  const done = new Promise<void>((resolve) => {
+    markDone = resolve;
+  });
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    markDone();
+  };
+  res.once('close', close);
+  return {
+    get closed() {
+      return closed;
+    },
+    done,
+    close,
+    write(chunk) {
+      if (closed || res.write(chunk)) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const go = () => {
+          res.off('drain', go);
+          res.off('close', go);
+          resolve();
+        };
+        res.once('drain', go);
+        res.once('close', go);
+      });
+    },
+  };
+}
