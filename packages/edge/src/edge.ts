@@ -237,6 +237,7 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
         ...(config.hub.ca !== undefined ? { ca: config.hub.ca } : {}),
         ...(config.hub.cert !== undefined ? { cert: config.hub.cert } : {}),
         ...(config.hub.key !== undefined ? { key: config.hub.key } : {}),
+        ...(config.hub.pin !== undefined ? { pin: config.hub.pin } : {}),
         connectTimeoutMs: config.hub.connectTimeoutMs,
         keepaliveSec: config.hub.keepaliveSec,
         backoff: config.hub.backoff,
@@ -264,7 +265,7 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
       pub.notify();
       return txns;
     };
-    const metrics = await buildMetrics(s, o, l, pub, sub);
+    const metrics = await buildMetrics(o, l, pub, sub);
     http = await startHttp({
       host: config.http.host,
       port: config.http.port,
@@ -297,7 +298,7 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
     log.info({ httpPort: http.port, hub: config.hub.url, storeEpoch: s.epoch }, 'tablemesh-edge started');
   }
 
-  async function buildMetrics(s: Store, o: Outbox, l: Link, pub: Publisher, sub: Subscriber) {
+  async function buildMetrics(o: Outbox, l: Link, pub: Publisher, sub: Subscriber) {
     const m = new MetricsRegistry();
     const perTable = async () => Promise.all(o.publishedTables().map((t) => o.stats(t)));
     let cached: Awaited<ReturnType<typeof perTable>> = [];

@@ -247,7 +247,9 @@ describe('edge config', () => {
     assert.throws(
       () => loadEdgeConfig({ file: bad, env: {} }),
       (err: unknown) =>
-        err instanceof ConfigError && err.source === bad && /^YAML: .* at line 4, column \d+$/.test(err.problems[0] ?? ''),
+        err instanceof ConfigError &&
+        err.source === bad &&
+        /^YAML: .* at line 4, column \d+$/.test(err.problems[0] ?? ''),
     );
     assert.throws(
       () => loadEdgeConfig({ file: join(dir, 'missing.yaml'), env: {} }),

@@ -45,7 +45,7 @@ export function checkTx(
   store: Store,
   def: TableDef,
   origin: string,
-  epoch: string,
+  _epoch: string,
   txn: Transaction,
 ): TxCheck {
   const stamp = wellFormedStamp(txn);
