@@ -197,7 +197,8 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
       host: config.http.host,
       port: config.http.port,
       token: config.http.token,
-      rest: { store: s, write: (writes) => s.writeLocal(writes), isReadOnly: () => false },
+      changes: s, // GET /{table}/changes (SSE)
+      rest: { store: s, write: (writes) => s.writeLocal(writes), isReadOnly: () => false, role: 'hub' },
       health: () => ({
         status: 'ok',
         node: config.nodeId,
