@@ -203,6 +203,7 @@ async function main() {
   await setThreshold(hub, 'temp', { max });
   say(`cloud: thresholds/temp max = ${max} (written on the hub)`);
 
+  let watching = false;
   app = startEdgeApp({
     edge: edgeUrl,
     sensors: ['temp'],
@@ -214,10 +215,9 @@ async function main() {
         say(
           `edge app: ${e.sensor} ${e.value} > ${e.threshold.max} → alert with ${e.rows} rows of the last 60 s`,
         );
-      } else if (e.type === 'mode') {
-        say(
-          `edge app: thresholds are ${e.mode === 'sse' ? 'pushed by the edge (SSE)' : 'polled (this edge has no SSE route)'}`,
-        );
+      } else if (e.type === 'watching') {
+        if (!watching) say("edge app: subscribed to the edge's thresholds change stream (SSE)");
+        watching = true;
       } else say(`edge app: ${e.message}`);
     },
   });

@@ -2,7 +2,7 @@
 // The edge app of the reference use case (SPEC §1). It talks only to its local tablemesh-edge over HTTP:
 //   - every reading goes into `sensor_data` — a local table (not published; the edge expires rows after an hour)
 //   - `thresholds` is owned by the cloud: the edge subscribes to it, the app reads it locally and is pushed
-//     every change (SSE, or polling on an edge without it)
+//     every change (Server-Sent Events from the edge)
 //   - when a reading crosses its threshold, the app writes one `alerts` record holding the sensor rows of the
 //     preceding 60 s; a window too large for one record goes in `alert_chunks` records keyed by the alert id,
 //     written in the same local request (all or nothing). The edge publishes both tables to the hub, holding them
@@ -97,7 +97,7 @@ export function violates(threshold, value) {
 }
 
 /**
- * Starts the app; `onEvent` receives `{type: 'threshold' | 'alert' | 'mode' | 'error', …}`. Returns live `stats`
+ * Starts the app; `onEvent` receives `{type: 'threshold' | 'alert' | 'watching' | 'error', …}`. Returns live `stats`
  * and `stop()`. `readSensor(sensor, nowMs)` gives a reading (default: simulated).
  */
 export function startEdgeApp(options = {}) {
@@ -105,7 +105,7 @@ export function startEdgeApp(options = {}) {
   const api = client(o.edge);
   const abort = new AbortController();
   const { signal } = abort;
-  const stats = { thresholdsReceived: 0, rowsWritten: 0, alertsSent: 0, watchMode: undefined, errors: 0 };
+  const stats = { thresholdsReceived: 0, rowsWritten: 0, alertsSent: 0, errors: 0 };
   const thresholds = new Map(); // sensor → its thresholds record (the edge's local copy, kept current by push)
   const inAlarm = new Set();
   const emit = (event) => o.onEvent(event);
@@ -122,10 +122,7 @@ export function startEdgeApp(options = {}) {
       else thresholds.set(sensor, record);
       emit({ type: 'threshold', sensor, max: record?.max ?? null, min: record?.min ?? null });
     },
-    onMode: (mode) => {
-      stats.watchMode = mode;
-      emit({ type: 'mode', mode });
-    },
+    onConnected: () => emit({ type: 'watching', table: 'thresholds' }),
     onError: fail,
   });
 
@@ -221,10 +218,8 @@ function describe(event) {
       return `threshold ${event.sensor}: ${event.max === null && event.min === null ? 'removed' : `max ${event.max}${event.min === null ? '' : `, min ${event.min}`}`}`;
     case 'alert':
       return `alert ${event.id}: ${event.sensor} = ${event.value} (max ${event.threshold.max}) with ${event.rows} rows${event.chunks ? ` in ${event.chunks} chunks` : ''}`;
-    case 'mode':
-      return event.mode === 'sse'
-        ? 'thresholds: pushed by the edge (SSE)'
-        : 'thresholds: polled (this edge has no SSE)';
+    case 'watching':
+      return "thresholds: watching the edge's change stream (SSE)";
     default:
       return `error: ${event.message}`;
   }

@@ -75,16 +75,12 @@ const sleep = (ms, signal) =>
 
 /**
  * Keeps `onRecord(key, record | null)` up to date with every record of `table` (primary key `id`): a full read,
- * then the changes pushed by `GET /{table}/changes` (SSE), resumed with Last-Event-ID after a dropped stream and
- * re-read after an `event: reset`. A node without the SSE route is polled every `pollMs` instead; `onMode('sse' |
- * 'poll')` says which is used. Errors go to `onError` and the watch retries after `retryMs`. Ends when `signal`
- * aborts.
+ * then the changes pushed by `GET /{table}/changes` (Server-Sent Events), resumed with Last-Event-ID after a
+ * dropped stream, and a full read again after an `event: reset` (the missed changes are older than the node's
+ * change-log retention). `onConnected()` is called each time the stream is up. Errors go to `onError` and the
+ * watch retries after `retryMs`. Ends when `signal` aborts.
  */
-export async function watchTable(
-  api,
-  table,
-  { onRecord, onMode, onError, signal, pollMs = 1_000, retryMs = 1_000 },
-) {
+export async function watchTable(api, table, { onRecord, onConnected, onError, signal, retryMs = 1_000 }) {
   const known = new Map(); // key → JSON of the record, so an unchanged record is not reported again
   const apply = (key, record) => {
     const json = record === null ? null : JSON.stringify(record);
@@ -101,19 +97,8 @@ export async function watchTable(
   };
 
   let lastEventId;
-  let mode;
-  const setMode = (m) => {
-    if (m === mode) return;
-    mode = m;
-    onMode?.(m);
-  };
   while (!signal?.aborted) {
     try {
-      if (mode === 'poll') {
-        await readAll();
-        await sleep(pollMs, signal);
-        continue;
-      }
       const resuming = lastEventId !== undefined;
       const res = await fetch(`${api.base}/${encodeURIComponent(table)}/changes`, {
         headers: {
@@ -123,15 +108,15 @@ export async function watchTable(
         },
         signal,
       });
-      if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+      if (!res.ok) {
         const body = await res.json().catch(() => ({}));
-        // A subscribed table arrives with the first sync; until then it is unknown here: ask again soon.
+        // A subscribed table arrives with the edge's first sync with the hub: until then, wait quietly.
         if (body.code !== 'TM_UNKNOWN_TABLE')
-          setMode('poll'); // this node has no SSE route
-        else await sleep(retryMs, signal);
+          throw new ApiError('GET', `/${table}/changes`, res.status, body);
+        await sleep(retryMs, signal);
         continue;
       }
-      setMode('sse');
+      onConnected?.();
       for await (const event of sseEvents(res.body)) {
         if (event.id) lastEventId = event.id;
         if (event.event === 'message') {
