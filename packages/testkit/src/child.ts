@@ -12,6 +12,8 @@ export interface ChildSpec {
   /** the JS file to run with this Node (`process.execPath`) */
   readonly script: string;
   readonly args: readonly string[];
+  /** Node options before the script, e.g. `['--cpu-prof']` */
+  readonly nodeArgs?: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   /** the pino `msg` of the line that says the node is up */
   readonly readyMsg: string;
@@ -87,10 +89,14 @@ export class Child {
     if (this.running) throw new Error(`${this.spec.name} is already running (pid ${this.proc?.pid})`);
     hookExit();
     // Node itself is the child (no wrapper process), so the pid we signal is the node's.
-    const proc = spawn(process.execPath, [this.spec.script, ...this.spec.args], {
-      env: this.spec.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc = spawn(
+      process.execPath,
+      [...(this.spec.nodeArgs ?? []), this.spec.script, ...this.spec.args],
+      {
+        env: this.spec.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.proc = proc;
     live.add(proc);
     this.exited = new Promise<ChildExit>((resolve) => {

@@ -69,6 +69,8 @@ abstract class Node {
   protected child: Child | undefined;
   protected config: ConfigObject;
   protected fake: FakeTime | undefined;
+  /** Node options of the child (e.g. `--cpu-prof`); set before start */
+  nodeArgs: readonly string[] = [];
   /** the ready line of the last start */
   ready: LogLine | undefined;
   private readonly logs: LogLine[] = [];
@@ -139,6 +141,7 @@ abstract class Node {
       name: this.name,
       script: this.bin(),
       args: ['--config', file],
+      nodeArgs: this.nodeArgs,
       env: childEnv({ ...this.env(), ...fakeTimeEnv(this.fake) }),
       readyMsg: this.readyMsg(),
     });
@@ -202,7 +205,8 @@ export interface HubOptions {
 export const HUB_TEST_DEFAULTS: ConfigObject = {
   nodeId: 'hub',
   durability: 'fsync',
-  mqtt: { host: '127.0.0.1', port: 0 },
+  // allowNoSecret: test nodes without a secret connect by client id (the hub refuses them by default, SPEC §7)
+  mqtt: { host: '127.0.0.1', port: 0, allowNoSecret: true },
   http: { host: '127.0.0.1', port: 0 },
   heartbeatMs: 1_000,
   connectTimeoutMs: 5_000,
