@@ -219,7 +219,8 @@ export class EdgeSubscriptions implements ClusterManager {
     const published = new Set(runtime?.outbox.publishedTables() ?? []);
     const phases = new Map((runtime?.subscriber.state() ?? []).map((s) => [s.table, s]));
     const subscriptions = [];
-    for (const e of this.entries.values()) {
+    const sorted = [...this.entries.values()].sort((x, y) => (x.table < y.table ? -1 : 1));
+    for (const e of sorted) {
       const dot = e.table.indexOf('.');
       const backlog = published.has(e.table)
         ? (await runtime!.outbox.stats(e.table)).backlogCount

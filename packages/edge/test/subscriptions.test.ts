@@ -102,9 +102,9 @@ describe('EdgeSubscriptions (add_node & co on the edge)', () => {
           link: 'connected',
           url: 'mqtt://hub.example:1883',
           subscriptions: [
-            { schema: 'data', table: 'thresholds', publish: true, subscribe: true, backlog: 0 },
             { schema: 'data', table: 'chunks', publish: true, subscribe: false, backlog: 0 },
             { schema: 'data', table: 'config', publish: false, subscribe: true },
+            { schema: 'data', table: 'thresholds', publish: true, subscribe: true, backlog: 0 },
           ],
         },
       ],
