@@ -11,7 +11,8 @@ import { type ErrorCode, TmError } from '../errors.js';
 import type { Feed } from '../feed/feed.js';
 import { checkClockAhead, compareStamp } from '../hlc.js';
 import type { Tx } from '../store/commit.js';
-import type { Store } from '../store/store.js';
+import type { BinKey } from '../store/keys.js';
+import { recordKey, type Store } from '../store/store.js';
 import type { TableDef } from '../store/tables.js';
 import type { Stamp, Transaction } from '../types.js';
 import { assertName } from '../validate.js';
@@ -190,6 +191,15 @@ export async function ingestBatch(
   const items = itemsOf(batch);
   const def = store.requireTable(batch.table);
   const stats = options.stats;
+  // The records the batch touches are read before the commit lock (one getMany), not one by one under it.
+  const prefetch: BinKey[] = [];
+  for (const txn of batch.txs) {
+    for (const op of Array.isArray(txn.ops) ? txn.ops : []) {
+      const key = (op as { key?: unknown } | null)?.key;
+      if (typeof key === 'string' || (typeof key === 'number' && Number.isFinite(key)))
+        prefetch.push(recordKey(def.name, key));
+    }
+  }
   return store.transact(async (tx) => {
     const key = markKey(def.name, batch.origin, batch.epoch);
     const before = decodeMark(await tx.get(key));
@@ -209,7 +219,7 @@ export async function ingestBatch(
       duplicates: run.counts.duplicates,
       skipped: run.counts.skipped,
     } satisfies IngestReceipt;
-  });
+  }, prefetch);
 }
 
 /** The work of one batch inside its transaction. */

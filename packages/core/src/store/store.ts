@@ -162,8 +162,8 @@ export class Store {
   }
 
   /** Runs `fn` as one atomic, durable transaction (see commit.ts). */
-  transact<T>(fn: (tx: Tx) => Promise<T> | T): Promise<T> {
-    return this.committer.transact(fn);
+  transact<T>(fn: (tx: Tx) => Promise<T> | T, prefetch?: readonly BinKey[]): Promise<T> {
+    return this.committer.transact(fn, prefetch);
   }
 
   /** Sets the receiver of local transactions (the edge's outbox). */
