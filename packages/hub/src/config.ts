@@ -24,6 +24,7 @@ import {
   tableRef,
 } from '@tablemesh/core';
 import { parseDocument } from 'yaml';
+import { isValidStoredSecret } from './admin/secrets.js';
 
 const KiB = 1024;
 const DAY_MS = 86_400_000;
@@ -32,9 +33,14 @@ const DAY_MS = 86_400_000;
 export const HUB_DEFAULTS = Object.freeze({
   nodeId: 'hub',
   durability: 'fsync' as const, // fsync every group commit (I7: receipt only after fsync)
-  mqtt: Object.freeze({ host: '0.0.0.0', port: 1883 }),
-  mqttTls: Object.freeze({ port: 8883, requestCert: false }), // requestCert: mutual TLS, CN = node id
-  mqttWs: Object.freeze({ port: 8080 }),
+  mqtt: Object.freeze({
+    host: '0.0.0.0', // bind address of every MQTT listener
+    port: 1883,
+    allowNoSecret: false, // true: a node without a secret connects by client id alone (tests, closed networks)
+    connectionRate: Object.freeze({ perSecond: 10, burst: 50 }), // new connections per source address; 0 = off
+  }),
+  mqttTls: Object.freeze({ port: 8883, requestCert: false, handshakeTimeoutMs: 10_000 }), // requestCert: mTLS, CN = node id
+  mqttWs: Object.freeze({ port: 8080, secure: false }), // secure: wss with the mqtt.tls certificate
   http: Object.freeze({ host: '127.0.0.1', port: 9480 }), // data + admin API, bearer token required
   maxClockSkewMs: 60_000, // ms a transaction's HLC may run ahead of the hub clock (I3)
   feedRetention: Object.freeze({ ms: 7 * DAY_MS, bytes: 1024 ** 3 }), // per table: time and bytes
@@ -85,18 +91,28 @@ export const hubConfigSchema = s.object({
   mqtt: s.object({
     host: host(D.mqtt.host),
     port: port(D.mqtt.port),
-    /** MQTT over TLS (PEM file paths) */
+    /** true: enrolled nodes without a secret connect by client id alone — never on an untrusted network */
+    allowNoSecret: s.boolean({ default: D.mqtt.allowNoSecret }),
+    /** token bucket per source address: `burst` connections at once, refilled at `perSecond`; 0 = off */
+    connectionRate: s.object({
+      perSecond: s.number({ min: 0, default: D.mqtt.connectionRate.perSecond }),
+      burst: s.number({ int: true, min: 0, default: D.mqtt.connectionRate.burst }),
+    }),
+    /** MQTT over TLS ≥ 1.2 (PEM file paths) */
     tls: s.optional(
       s.object({
         port: port(D.mqttTls.port),
         cert: s.string(),
         key: s.string(),
+        /** CA bundle that signs client certificates (required with requestCert) */
         ca: s.optional(s.string()),
+        /** mutual TLS: a client certificate signed by `ca` is required and its CN must be the node id */
         requestCert: s.boolean({ default: D.mqttTls.requestCert }),
+        handshakeTimeoutMs: s.duration({ min: 1, default: D.mqttTls.handshakeTimeoutMs }),
       }),
     ),
-    /** MQTT over WebSocket (maxPayload = limits.maxPacketBytes) */
-    ws: s.optional(s.object({ port: port(D.mqttWs.port) })),
+    /** MQTT over WebSocket (maxPayload = limits.maxPacketBytes); `secure` serves wss with mqtt.tls */
+    ws: s.optional(s.object({ port: port(D.mqttWs.port), secure: s.boolean({ default: D.mqttWs.secure }) })),
   }),
   http: s.object(
     {
@@ -188,12 +204,18 @@ function refineHub(cfg: HubConfig, report: ReportProblem): void {
   );
   if (ports.some((p, i) => p !== 0 && ports.indexOf(p) !== i))
     report('mqtt', `listeners share a port (${ports.join(', ')})`);
+  if (cfg.mqtt.tls?.requestCert && cfg.mqtt.tls.ca === undefined)
+    report('mqtt.tls.ca', 'is required with requestCert: true (the CA that signs node certificates)');
+  if (cfg.mqtt.ws?.secure && cfg.mqtt.tls === undefined)
+    report('mqtt.ws.secure', 'needs an mqtt.tls block (wss serves its certificate)');
   for (const dup of duplicates(cfg.tables.map((t) => t.name)))
     report('tables', `table ${dup} is listed more than once`);
   for (const dup of duplicates(cfg.nodes.map((n) => n.id)))
     report('nodes', `node ${dup} is listed more than once`);
   cfg.nodes.forEach((node, i) => {
     if (node.id === cfg.nodeId) report(`nodes[${i}].id`, `${node.id} is the hub's own nodeId`);
+    if (node.secret !== undefined && !isValidStoredSecret(node.secret))
+      report(`nodes[${i}].secret`, 'looks like a scrypt hash (scrypt$…) but is not one the hub wrote');
     for (const list of ['publish', 'subscribe'] as const) {
       for (const dup of duplicates(node[list]))
         report(`nodes[${i}].${list}`, `table ${dup} is listed more than once`);

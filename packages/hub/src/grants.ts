@@ -1,12 +1,13 @@
 /**
- * The minimal grant model (from config until enrolment lands): which node may publish and subscribe which
- * tables (I15). Authentication material is checked by broker/authenticate.ts.
+ * The grant model: which node may publish and subscribe which tables (I15), and each node's stored secret (a
+ * scrypt hash, or a plain secret from the config file). Filled from the config and by the enrolment store
+ * (admin/enrolment.ts), which is the only writer at run time. Secrets are checked by broker/authenticate.ts.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** One node's credentials and grants. */
 export interface NodeGrant {
   readonly id: string;
+  /** stored secret: `scrypt$…` hash or a plain secret (config); absent = mTLS only */
   readonly secret?: string;
   readonly publish: readonly string[];
   readonly subscribe: readonly string[];
@@ -34,21 +35,22 @@ export class Grants {
     return this.nodes.has(node);
   }
 
-  /** Checks a node's secret in constant time; a node without a configured secret accepts none. */
-  checkSecret(node: string, given: Buffer | undefined): boolean {
-    const entry = this.nodes.get(node);
-    if (!entry) return false;
-    if (entry.secret === undefined) return true;
-    if (!given) return false;
-    const a = createHash('sha256').update(entry.secret).digest();
-    const b = createHash('sha256').update(given).digest();
-    return timingSafeEqual(a, b);
+  /** The node's stored secret (hash or plain); undefined for unknown nodes and mTLS-only nodes. */
+  secretOf(node: string): string | undefined {
+    return this.nodes.get(node)?.secret;
   }
 
+  /** Ids of every node, sorted. */
+  ids(): string[] {
+    return [...this.nodes.keys()].sort();
+  }
+
+  /** True when the node may publish the table (`db.table`). */
   canPublish(node: string, table: string): boolean {
     return this.nodes.get(node)?.publish.has(table) === true;
   }
 
+  /** True when the node may subscribe to the table (`db.table`). */
   canSubscribe(node: string, table: string): boolean {
     return this.nodes.get(node)?.subscribe.has(table) === true;
   }
@@ -68,6 +70,11 @@ export class Grants {
   /** Nodes that may subscribe to a table (for tombstone GC, I5). */
   subscribersOf(table: string): string[] {
     return [...this.nodes].filter(([, e]) => e.subscribe.has(table)).map(([id]) => id);
+  }
+
+  /** Removes a node; true when it existed. */
+  remove(node: string): boolean {
+    return this.nodes.delete(node);
   }
 
   /** Grants or revokes at run time (tests, admin). */

@@ -46,7 +46,12 @@ describe('hub config', () => {
       nodeId: 'hub',
       dataDir: '/var/lib/tm-hub',
       durability: 'fsync',
-      mqtt: { host: '0.0.0.0', port: 1883 },
+      mqtt: {
+        host: '0.0.0.0',
+        port: 1883,
+        allowNoSecret: false,
+        connectionRate: { perSecond: 10, burst: 50 },
+      },
       http: { host: '127.0.0.1', port: 9480, token: TOKEN },
       maxClockSkewMs: 60_000,
       feedRetention: { ms: 604_800_000, bytes: 1_073_741_824 },
@@ -66,9 +71,31 @@ describe('hub config', () => {
     assert.deepEqual(tls.mqtt, {
       host: '0.0.0.0',
       port: 1883,
-      tls: { port: 8883, cert: '/c', key: '/k', requestCert: false },
-      ws: { port: 8080 },
+      allowNoSecret: false,
+      connectionRate: { perSecond: 10, burst: 50 },
+      tls: { port: 8883, cert: '/c', key: '/k', requestCert: false, handshakeTimeoutMs: 10_000 },
+      ws: { port: 8080, secure: false },
     });
+  });
+
+  it('checks the TLS block against mTLS and wss (SPEC §7)', () => {
+    assert.deepEqual(
+      problems(() =>
+        parseHubConfig({
+          ...minimal,
+          mqtt: { tls: { cert: '/c', key: '/k', requestCert: true } },
+        }),
+      ),
+      ['mqtt.tls.ca: is required with requestCert: true (the CA that signs node certificates)'],
+    );
+    assert.deepEqual(
+      problems(() => parseHubConfig({ ...minimal, mqtt: { connectionRate: { perSecond: -1 } } })),
+      ['mqtt.connectionRate.perSecond: must be at least 0, got -1'],
+    );
+    assert.deepEqual(
+      problems(() => parseHubConfig({ ...minimal, mqtt: { ws: { secure: true } } })),
+      ['mqtt.ws.secure: needs an mqtt.tls block (wss serves its certificate)'],
+    );
   });
 
   it('lists every problem with its key path', () => {
