@@ -17,12 +17,20 @@ import {
   topics,
 } from '@tablemesh/core';
 import { type Logger, pino } from 'pino';
+import type { Enrolment } from './admin/enrolment.js';
 import { type Broker, startBroker } from './broker/broker.js';
 import type { HubConfig } from './config.js';
 import { Grants } from './grants.js';
 import { makeSyncHandler } from './handlers/sync.js';
 import { makeUpHandler } from './handlers/up.js';
 import { type HttpServerHandle, startHttp } from './http.js';
+import {
+  type AuthRefusals,
+  brokerSecurityOptions,
+  openEnrolment,
+  registerSecurityMetrics,
+  restWithAdmin,
+} from './security.js';
 
 /** Injected dependencies (tests give a clock or a logger). */
 export interface HubDeps {
@@ -36,7 +44,11 @@ export interface Hub {
   stop(): Promise<void>;
   readonly store: Store | undefined;
   readonly grants: Grants;
+  /** node enrolment (admin API); undefined until start() */
+  readonly enrolment: Enrolment | undefined;
   readonly mqttPort: number | undefined;
+  /** every MQTT listener's port (tls and ws when configured) */
+  readonly mqttPorts: { readonly tcp: number; readonly tls?: number; readonly ws?: number } | undefined;
   readonly httpPort: number | undefined;
 }
 
@@ -60,6 +72,8 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
   let store: Store | undefined;
   let feed: Feed | undefined;
   let broker: Broker | undefined;
+  let enrolment: Enrolment | undefined;
+  const authRefusals: AuthRefusals = new Map();
   let http: HttpServerHandle | undefined;
   const timers: NodeJS.Timeout[] = [];
 
@@ -138,12 +152,15 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
       onHello: (node) => lastSeen.set(node, now()),
     });
 
+    const e = await openEnrolment(config, s, grants, log, () => broker);
+    enrolment = e;
     broker = await startBroker({
       host: config.mqtt.host,
       port: config.mqtt.port,
       connectTimeoutMs: config.connectTimeoutMs,
       drainTimeoutMs: config.drainTimeoutMs,
       grants,
+      ...brokerSecurityOptions(config, e, log, authRefusals),
       onPublished: (client, topic, payload) => {
         lastSeen.set(client.id, now());
         let parsed: ReturnType<typeof parseTopic>;
@@ -198,7 +215,12 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
       port: config.http.port,
       token: config.http.token,
       changes: s, // GET /{table}/changes (SSE)
-      rest: { store: s, write: (writes) => s.writeLocal(writes), isReadOnly: () => false, role: 'hub' },
+      rest: restWithAdmin(
+        e,
+        () => broker,
+        { store: s, write: (writes) => s.writeLocal(writes), isReadOnly: () => false, role: 'hub' },
+        log,
+      ),
       health: () => ({
         status: 'ok',
         node: config.nodeId,
@@ -219,6 +241,7 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
     const m = new MetricsRegistry();
     const s = store!;
     const f = feed!;
+    registerSecurityMetrics(m, broker!, authRefusals);
     m.gauge('tablemesh_connected_nodes', 'nodes connected now', { collect: () => connected.size });
     m.gauge('tablemesh_node_last_seen_seconds', 'seconds since a node was last heard from', {
       labelNames: ['node'],
@@ -282,8 +305,14 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
       return store;
     },
     grants,
+    get enrolment() {
+      return enrolment;
+    },
     get mqttPort() {
       return broker?.port;
+    },
+    get mqttPorts() {
+      return broker?.ports;
     },
     get httpPort() {
       return http?.port;
