@@ -6,7 +6,8 @@
  *
  * Writes of one request go through `write` as **one** local batch (SPEC §4), after reading which keys exist:
  * insert skips existing keys, update skips missing ones, delete skips missing ones, upsert patches existing and
- * puts new ones. Nothing is written when nothing is left to write.
+ * puts new ones. Nothing is written when nothing is left to write. The existence check and the write are two steps:
+ * two concurrent inserts of one new key both write it, and the later stamp wins (I4), as with two PUTs.
  *
  * `add_node`, `update_node`, `set_node_replication`, `remove_node` and `cluster_status` manage the edge's
  * subscriptions with its hub (a `ClusterManager`); the hub answers them with 400 pointing to its admin API.
