@@ -87,6 +87,16 @@ const hubUrl = s.custom('an mqtt:// or mqtts:// URL', (v) => {
   return v as string;
 });
 
+/** A hub certificate pin: `sha256/<base64 SPKI hash>` or a SHA-256 certificate fingerprint (hex, colons optional). */
+const certPin = s.custom('a certificate pin (sha256/<base64> or a SHA-256 fingerprint)', (v) => {
+  if (typeof v === 'string' && /^sha256\/[A-Za-z0-9+/]{43}=$/.test(v)) return v;
+  const hex = typeof v === 'string' ? v.replace(/:/g, '') : '';
+  if (/^[0-9A-Fa-f]{64}$/.test(hex)) return hex.toUpperCase().match(/../g)!.join(':');
+  throw new Error(
+    `expected sha256/<base64 of the SPKI SHA-256> or a SHA-256 certificate fingerprint, got ${JSON.stringify(v)}`,
+  );
+});
+
 /** A subscription start point: now, beginning, or a time as epoch ms. */
 export type StartPoint = 'now' | 'beginning' | number;
 
@@ -132,6 +142,8 @@ export const edgeConfigSchema = s.object({
       ca: s.optional(s.string()),
       cert: s.optional(s.string()),
       key: s.optional(s.string()),
+      /** the hub's certificate must also match one of these pins (mqtts only) */
+      pin: s.optional(s.array(certPin, { minItems: 1 })),
       connectTimeoutMs: s.duration({ min: 1, default: D.hub.connectTimeoutMs }),
       keepaliveSec: s.number({ int: true, min: 1, max: 65535, default: D.hub.keepaliveSec }),
       backoff: s.object({
@@ -225,6 +237,9 @@ function refineEdge(cfg: EdgeConfig, report: ReportProblem): void {
       cfg.hub.cert === undefined ? 'hub.cert' : 'hub.key',
       'hub.cert and hub.key go together (mutual TLS)',
     );
+  }
+  if (cfg.hub.pin !== undefined && !cfg.hub.url.startsWith('mqtts:')) {
+    report('hub.pin', 'needs an mqtts:// hub.url (pins are checked on the TLS certificate)');
   }
   if (cfg.hub.backoff.initialMs > cfg.hub.backoff.maxMs) {
     report('hub.backoff.initialMs', `must be at most hub.backoff.maxMs (${cfg.hub.backoff.maxMs} ms)`);

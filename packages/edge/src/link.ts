@@ -6,6 +6,7 @@
  * mqtt.js stores. Reconnects use jittered, capped exponential backoff. TCP_NODELAY is set on every socket
  * (neither mqtt.js nor Aedes sets it; it takes tens of ms off p99 latency).
  */
+import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -23,6 +24,12 @@ export interface LinkOptions {
   readonly ca?: string;
   readonly cert?: string;
   readonly key?: string;
+  /**
+   * certificate pins: the hub's certificate must also match one of them (after CA and host name checks).
+   * `sha256/<base64>` = SHA-256 of the certificate's public key (SPKI; survives renewal with the same key), or
+   * `AB:CD:…` = SHA-256 fingerprint of the certificate (`openssl x509 -noout -fingerprint -sha256`).
+   */
+  readonly pin?: readonly string[];
   readonly connectTimeoutMs: number;
   readonly keepaliveSec: number;
   readonly backoff: { readonly initialMs: number; readonly maxMs: number };
@@ -48,6 +55,26 @@ export function backoffDelay(
 ): number {
   const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/** The pins a certificate matches: its SPKI pin (`sha256/<base64>`) and its SHA-256 fingerprint. */
+export function pinsOf(cert: { readonly raw: Buffer; readonly fingerprint256: string }): string[] {
+  const spki = new X509Certificate(cert.raw).publicKey.export({ type: 'spki', format: 'der' });
+  return [`sha256/${createHash('sha256').update(spki).digest('base64')}`, cert.fingerprint256.toUpperCase()];
+}
+
+/** Host name check, then the pins: undefined when the certificate is acceptable, else the error. */
+export function checkHubCertificate(
+  host: string,
+  cert: tls.PeerCertificate,
+  pins: readonly string[] | undefined,
+): Error | undefined {
+  const err = tls.checkServerIdentity(host, cert);
+  if (err || !pins || pins.length === 0) return err;
+  const own = pinsOf(cert);
+  if (pins.some((p) => own.includes(p.startsWith('sha256/') ? p : p.toUpperCase()))) return undefined;
+  const refusal = new Error(`the hub's certificate matches none of hub.pin (it has ${own.join(', ')})`);
+  return Object.assign(refusal, { code: 'ERR_TM_CERT_PIN' });
 }
 
 /** The MQTT link to the hub. */
@@ -81,6 +108,8 @@ export class Link {
           cert: read(this.options.cert),
           key: read(this.options.key),
           minVersion: 'TLSv1.2' as const,
+          checkServerIdentity: (name: string, cert: tls.PeerCertificate) =>
+            checkHubCertificate(name, cert, this.options.pin),
         }
       : undefined;
     const build = (): net.Socket => {
@@ -100,7 +129,10 @@ export class Link {
       keepalive: this.options.keepaliveSec,
       resubscribe: false,
       queueQoSZero: false,
-      ...(this.options.username !== undefined ? { username: this.options.username } : {}),
+      // [MQTT-3.1.2-22] a password needs a username: the node id unless configured otherwise
+      ...(this.options.username !== undefined || this.options.password !== undefined
+        ? { username: this.options.username ?? this.options.clientId }
+        : {}),
       ...(this.options.password !== undefined ? { password: this.options.password } : {}),
       ...(this.options.will ? { will: { ...this.options.will, qos: 1 as const, retain: true } } : {}),
     });
@@ -160,14 +192,20 @@ export class Link {
     });
   }
 
-  /** Subscribes with QoS 1; resolves with the granted QoS per topic (128 = refused). */
+  /**
+   * Subscribes with QoS 1; resolves with the granted QoS per topic (128 = refused, I15: the connection stays).
+   * mqtt.js reports any refusal as an error carrying the SUBACK, so the codes are read from that packet.
+   */
   subscribe(topicList: readonly string[]): Promise<number[]> {
     const client = this.client;
     if (!client || !this.connected) return Promise.reject(new Error('not connected'));
     return new Promise((resolve, reject) => {
-      client.subscribe([...topicList], { qos: 1 }, (err, granted) =>
-        err ? reject(err) : resolve((granted ?? []).map((g) => g.qos)),
-      );
+      client.subscribe([...topicList], { qos: 1 }, (err, granted, packet) => {
+        const codes = (packet as { granted?: unknown } | undefined)?.granted;
+        if (Array.isArray(codes) && codes.length === topicList.length) resolve(codes.map(Number));
+        else if (err) reject(err);
+        else resolve((granted ?? []).map((g) => g.qos));
+      });
     });
   }
 
