@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { FeedEntry } from '@tablemesh/core';
+import { Child } from '../src/child.ts';
 import { checkApplyLog } from '../src/inspect.ts';
 import { parseMetrics } from '../src/metrics.ts';
 import { mergeConfig } from '../src/nodes.ts';
@@ -89,5 +93,72 @@ describe('checkApplyLog', () => {
       'a/e1: seq 1 after 1 (hub seq 2)',
       'a/e1: seq 3 after 1 (hub seq 3)',
     ]);
+  });
+});
+
+describe('Child', () => {
+  const script = (body: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-testkit-'));
+    const file = join(dir, 'child.mjs');
+    writeFileSync(file, body);
+    return { file, done: () => rmSync(dir, { recursive: true, force: true }) };
+  };
+  const ready = `console.log(JSON.stringify({ msg: 'up', port: 1234 }));`;
+
+  it('resolves with the ready line, keeps the log, and stops with SIGTERM', async () => {
+    const s = script(`${ready}\nconsole.error('plain text');\nsetInterval(() => {}, 1000);`);
+    const child = new Child({
+      name: 'c',
+      script: s.file,
+      args: [],
+      env: { ...process.env } as Record<string, string>,
+      readyMsg: 'up',
+    });
+    try {
+      assert.deepEqual(await child.start(), { msg: 'up', port: 1234 });
+      assert.ok(child.running && child.pid !== undefined);
+      assert.deepEqual(await child.stop(), { code: null, signal: 'SIGTERM' });
+      assert.equal(child.running, false);
+      assert.ok(child.grep((l) => l.msg === 'plain text').length === 1);
+    } finally {
+      await child.kill();
+      s.done();
+    }
+  });
+
+  it('kills a child that ignores SIGTERM after the timeout', async () => {
+    const s = script(`process.on('SIGTERM', () => {});\n${ready}\nsetInterval(() => {}, 1000);`);
+    const child = new Child({
+      name: 'c',
+      script: s.file,
+      args: [],
+      env: { ...process.env } as Record<string, string>,
+      readyMsg: 'up',
+    });
+    try {
+      await child.start();
+      const started = Date.now();
+      assert.deepEqual(await child.stop(300), { code: null, signal: 'SIGKILL' });
+      assert.ok(Date.now() - started < 5_000);
+    } finally {
+      await child.kill();
+      s.done();
+    }
+  });
+
+  it('rejects when the child exits before its ready line, with its output', async () => {
+    const s = script(`console.error('bad config'); process.exit(2);`);
+    const child = new Child({
+      name: 'c',
+      script: s.file,
+      args: [],
+      env: { ...process.env } as Record<string, string>,
+      readyMsg: 'up',
+    });
+    try {
+      await assert.rejects(child.start(), /exited before it was ready \(code 2[\s\S]*bad config/);
+    } finally {
+      s.done();
+    }
   });
 });
