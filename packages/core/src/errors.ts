@@ -30,6 +30,9 @@ export const ERROR_CODES = {
   TM_REPLICATED_TABLE: 'not allowed on a table replicated with the hub; change its replication first',
   TM_INVALID_CONFIG:
     'a configuration file, environment variable or flag is invalid; the message lists every problem',
+  TM_NODE_EXISTS: 'a node with this id is already enrolled on the hub (HTTP 409)',
+  TM_CONFIG_NODE:
+    "the node is defined in the hub's config file: change it there, not through the admin API (409)",
 } as const;
 
 /** A stable error code; see ERROR_CODES and docs/errors.md. */

@@ -107,6 +107,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   TM_STORE_FAILED: 503,
   TM_BAD_MESSAGE: 400,
   TM_NOT_GRANTED: 403,
+  TM_NODE_EXISTS: 409,
+  TM_CONFIG_NODE: 409,
 };
 
 /** The HTTP status for an error code (see STATUS_BY_CODE). */

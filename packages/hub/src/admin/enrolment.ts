@@ -44,18 +44,6 @@ export interface GrantChange {
   readonly subscribe?: boolean;
 }
 
-/** An admin error with its HTTP status: conflicts are 409, unknown nodes 404 (TM_NOT_FOUND). */
-export class AdminError extends Error {
-  constructor(
-    readonly code: 'TM_NODE_EXISTS' | 'TM_CONFIG_NODE',
-    message: string,
-    readonly status = 409,
-  ) {
-    super(message);
-    this.name = 'AdminError';
-  }
-}
-
 /** What the enrolment needs besides the store. */
 export interface EnrolmentDeps {
   /** the hub's own node id (never enrolable) */
@@ -157,7 +145,7 @@ export class Enrolment {
         throw new TmError('TM_INVALID_NAME', `'${id}' is the hub's own node id`);
       }
       if (this.config.has(id) || this.stored.has(id)) {
-        throw new AdminError('TM_NODE_EXISTS', `node '${id}' is already enrolled`);
+        throw new TmError('TM_NODE_EXISTS', `node '${id}' is already enrolled`);
       }
       const publish = sorted((grants.publish ?? []).map(tableRef));
       const subscribe = sorted((grants.subscribe ?? []).map(tableRef));
@@ -236,7 +224,7 @@ export class Enrolment {
 
   private mutable(id: string): StoredNode {
     if (this.config.has(id)) {
-      throw new AdminError(
+      throw new TmError(
         'TM_CONFIG_NODE',
         `node '${id}' is defined in the hub's config file: change it there and restart the hub`,
       );

@@ -14,7 +14,7 @@
  * `{error, code}`: 400 TM_INVALID_*, 404 TM_NOT_FOUND, 409 TM_NODE_EXISTS / TM_CONFIG_NODE.
  */
 import { errorResponse, type RestRequest, type RestResponse, TmError } from '@tablemesh/core';
-import { AdminError, type EnrolledNode, type Enrolment, type GrantChange } from './enrolment.js';
+import type { EnrolledNode, Enrolment, GrantChange } from './enrolment.js';
 
 /** Path prefix of the admin API. */
 export const ADMIN_PREFIX = '/_admin/';
@@ -117,8 +117,6 @@ export async function handleAdmin(deps: AdminRouteDeps, req: RestRequest): Promi
     }
     throw new TmError('TM_NOT_FOUND', `no admin action '${action}': use rotate, grant or revoke`);
   } catch (err) {
-    if (err instanceof AdminError)
-      return { status: err.status, body: { error: err.message, code: err.code } };
     return errorResponse(err, deps.onInternalError);
   }
 }
