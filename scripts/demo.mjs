@@ -156,7 +156,8 @@ process.on('exit', () => {
 
 async function main() {
   prepareDataDir();
-  console.log(`tablemesh demo — the reference use case on one machine (data in ${relative(root, dataDir)})`);
+  const shown = relative(root, dataDir).startsWith('..') ? dataDir : relative(root, dataDir);
+  console.log(`tablemesh demo — the reference use case on one machine (data in ${shown})`);
   const hubLine = await start(
     'hub',
     'packages/hub/dist/bin.js',

@@ -72,12 +72,22 @@ describe('npm start (the demo)', { timeout: 180_000 }, () => {
       rmSync(dir, { recursive: true, force: true });
     });
     const fail = (what: string) => `${what}\n--- npm start output ---\n${output}`;
+    /** waitFor whose error carries the demo's output as it is when the wait gives up. */
+    const wait = async <T>(what: string, predicate: () => T | Promise<T>, timeoutMs: number) => {
+      try {
+        return await waitFor(predicate, { timeoutMs, intervalMs: 100, message: what });
+      } catch (err) {
+        throw new Error(fail((err as Error).message));
+      }
+    };
 
     const infoFile = join(dataDir, 'demo.json');
-    await waitFor(() => existsSync(infoFile), {
-      timeoutMs: 120_000,
-      message: 'the demo to start (build included)',
-    });
+    await wait(
+      'the demo to start (build included)',
+      () => existsSync(infoFile) || npm.exitCode !== null,
+      120_000,
+    );
+    assert.ok(existsSync(infoFile), fail(`npm start exited (code ${npm.exitCode}) before the demo started`));
     const info = JSON.parse(readFileSync(infoFile, 'utf8')) as DemoInfo;
     const pids = [info.pids.demo, info.pids.hub, info.pids.edge];
     started.push(...pids);
@@ -87,7 +97,8 @@ describe('npm start (the demo)', { timeout: 180_000 }, () => {
 
     // Within 30 s, an alert raised by the edge app is readable on the hub's API, with its sensor rows.
     const startedAt = Date.now();
-    const alerts = await waitFor(
+    const alerts = await wait(
+      'an alert replicated to the hub',
       async () => {
         const res = await fetch(`${info.hub.api}/alerts/?select=id,sensor,rowCount`, {
           headers: { authorization: `Bearer ${info.hub.token}` },
@@ -95,24 +106,25 @@ describe('npm start (the demo)', { timeout: 180_000 }, () => {
         const body = res.ok ? ((await res.json()) as { id: string; rowCount: number }[]) : [];
         return body.length > 0 ? body : undefined;
       },
-      { timeoutMs: 30_000, intervalMs: 250, message: fail('an alert replicated to the hub') },
+      30_000,
     );
     assert.ok(alerts[0]!.rowCount > 0, 'the alert carries sensor rows');
     t.diagnostic(`first alert at the hub ${Date.now() - startedAt} ms after the demo started`);
     // The status line names what the issue asks for (printed every 5 s when stdout is not a terminal).
-    await waitFor(() => /thresholds received \d+ │ sensor rows written \d+ │ alerts sent \d+/.test(output), {
-      timeoutMs: 10_000,
-      message: fail('a status line'),
-    });
+    await wait(
+      'a status line',
+      () => /thresholds received \d+ │ sensor rows written \d+ │ alerts sent \d+/.test(output),
+      10_000,
+    );
     assert.match(output, /backlog \d+/);
 
     // Ctrl-C: SIGINT to every process of the group at once.
     process.kill(-pgid, 'SIGINT');
-    await waitFor(() => pids.every((pid) => !alive(pid)) && groupMembers(pgid).length === 0, {
-      timeoutMs: 20_000,
-      intervalMs: 100,
-      message: fail('every process of the demo to exit'),
-    });
+    await wait(
+      'every process of the demo to exit',
+      () => pids.every((pid) => !alive(pid)) && groupMembers(pgid).length === 0,
+      20_000,
+    );
     await sleep(200); // let the output of the last lines arrive
     assert.match(output, /stopped; data kept in/, fail('the demo stopped cleanly'));
     const logOf = (name: string) => readFileSync(join(dataDir, `${name}.log`), 'utf8');
