@@ -32,7 +32,8 @@ async function cluster(kit: Testkit): Promise<{ hub: HubNode; a: EdgeNode; b: Ed
       hub,
       secret: SECRET_B,
       publish: ['shared'],
-      subscribe: ['thresholds', 'alerts', 'shared'],
+      // `now` (the product default): alerts does not exist on the hub yet, so everything in it is after now.
+      subscribe: ['thresholds', { table: 'alerts', start: 'now' }, 'shared'],
     }),
   ]);
   return { hub, a, b };
@@ -43,7 +44,14 @@ describe('replication fan-out and convergence (hub + 2 edges)', { timeout: 60_00
     const kit = useTestkit(t);
     const { hub, a, b } = await cluster(kit);
 
-    // Edge A publishes alerts; the hub stores them; B, subscribed to alerts, gets them.
+    // Edge A publishes alerts; the hub stores them; B, subscribed to alerts, gets them. B subscribed with
+    // `now` before the table existed on the hub (it asked and was told TM_UNKNOWN_TABLE): all of it is after now.
+    await kit.waitFor(
+      () => b.grep((l) => l['table'] === 'data.alerts' && l['code'] === 'TM_UNKNOWN_TABLE').length > 0,
+      {
+        message: "B's subscription to alerts refused as TM_UNKNOWN_TABLE",
+      },
+    );
     const alerts = Array.from({ length: 20 }, (_, i) => ({
       id: `al${i}`,
       sensor: `s${i % 3}`,

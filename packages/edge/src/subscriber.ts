@@ -59,6 +59,8 @@ interface TableSync {
   partial: boolean;
   headSeen: number;
   lastError: string | undefined;
+  /** `now` asked of a table the hub did not have yet: all of it is after now, so it starts at the beginning */
+  startFromBeginning: boolean;
 }
 
 /** Pulls catch-up and snapshot pages and applies live feed batches. */
@@ -94,6 +96,7 @@ export class Subscriber {
         partial: false,
         headSeen: 0,
         lastError: undefined,
+        startFromBeginning: false,
       });
       if (this.active) void this.run(() => this.begin(sub.table));
     }
@@ -178,8 +181,9 @@ export class Subscriber {
     t.requestId = requestId;
     t.requestedAt = this.deps.now();
     if (t.phase !== 'snapshot') t.phase = 'catchup';
-    const start: WireStartPoint =
-      t.sub.start === 'now' || t.sub.start === 'beginning'
+    const start: WireStartPoint = t.startFromBeginning
+      ? { kind: 'beginning' }
+      : t.sub.start === 'now' || t.sub.start === 'beginning'
         ? { kind: t.sub.start }
         : { kind: 'timestamp', ms: t.sub.start };
     const payload = encodeSyncMessage({
@@ -304,6 +308,11 @@ export class Subscriber {
       t.requestId = undefined;
       t.phase = 'idle';
       t.lastError = `${error.code}: ${error.message}`;
+      // Subscribed before the table existed on the hub (a publisher's first batch creates it, SPEC §5): with
+      // `now`, the retry would start at the head by then and miss what was written meanwhile.
+      if (error.code === 'TM_UNKNOWN_TABLE' && t.cursor === undefined && t.sub.start === 'now') {
+        t.startFromBeginning = true;
+      }
       this.deps.log.warn({ table: error.table, code: error.code }, `sync refused: ${error.message}`);
       const retry = setTimeout(
         () => void this.run(() => this.begin(error.table)),
