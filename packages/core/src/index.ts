@@ -2,6 +2,7 @@
 
 export * from './api/changes.js';
 export * from './api/confirm.js';
+export * from './api/digest-ranges.js';
 export * from './api/http-front.js';
 export * from './api/operations.js';
 export * from './api/operations-body.js';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { rangeOfKey } from '../src/api/digest-ranges.js';
 import { checkBearer, dispatchHttp, type HttpFrontOptions } from '../src/api/http-front.js';
 import {
   handleRest,
@@ -270,6 +271,57 @@ describe('handleRest batch and errors', () => {
     assert.notDeepEqual((await a.call('GET', '/_digest/alerts')).body, db.body);
     assert.equal((await a.call('GET', '/_digest/nope')).status, 404);
     assert.equal((await a.call('POST', '/_digest/alerts')).status, 405);
+  });
+
+  it('GET /_digest/{table}?ranges=N splits the digest by key range and &range=i names the keys', async () => {
+    const a = await setup();
+    const b = await setup();
+    for (const { call } of [a, b]) {
+      for (let i = 0; i < 40; i++)
+        assert.equal((await call('PUT', `/alerts/k${i}`, { level: i })).status, 200);
+    }
+    assert.equal((await b.call('PUT', '/alerts/k7', { level: 70 })).status, 200); // differs
+    assert.equal((await b.call('DELETE', '/alerts/k9')).status, 200); // only on a
+    assert.equal((await b.call('PUT', '/alerts/1?idType=number', { level: 1 })).status, 200); // only on b
+    type Ranged = { digest: string; count: number; ranges: { digest: string; count: number }[] };
+    const ra = (await a.call('GET', '/_digest/alerts?ranges=8')).body as Ranged;
+    const rb = (await b.call('GET', '/_digest/alerts?ranges=8')).body as Ranged;
+    // the whole-table part equals the plain digest; the ranges partition the records
+    assert.deepEqual({ digest: ra.digest, count: ra.count }, await a.store.digest('data.alerts'));
+    assert.equal(ra.ranges.length, 8);
+    assert.equal(
+      ra.ranges.reduce((n, r) => n + r.count, 0),
+      40,
+    );
+    const differing = ra.ranges.flatMap((r, i) => (r.digest === rb.ranges[i]!.digest ? [] : [i]));
+    const expected = new Set([rangeOfKey('k7', 8), rangeOfKey('k9', 8), rangeOfKey(1, 8)]);
+    assert.deepEqual(
+      differing,
+      [...expected].sort((x, y) => x - y),
+    );
+    // listing the differing ranges on both sides names exactly the three keys
+    type Listing = { keys: { key: string | number; hash: string }[]; count: number; truncated: boolean };
+    const diffKeys: (string | number)[] = [];
+    for (const i of differing) {
+      const la = (await a.call('GET', `/_digest/alerts?ranges=8&range=${i}`)).body as Listing;
+      const lb = (await b.call('GET', `/_digest/alerts?ranges=8&range=${i}`)).body as Listing;
+      assert.equal(la.count, la.keys.length);
+      assert.equal(la.truncated, false);
+      const hb = new Map(lb.keys.map((k) => [JSON.stringify(k.key), k.hash]));
+      const ha = new Map(la.keys.map((k) => [JSON.stringify(k.key), k.hash]));
+      for (const k of new Set([...ha.keys(), ...hb.keys()])) {
+        if (ha.get(k) !== hb.get(k)) diffKeys.push(JSON.parse(k) as string | number);
+      }
+    }
+    assert.deepEqual(
+      diffKeys.sort((x, y) => String(x).localeCompare(String(y))),
+      [1, 'k7', 'k9'],
+    );
+    for (const bad of ['ranges=0', 'ranges=5000', 'ranges=x', 'ranges=4&range=4', 'range=1']) {
+      const res = await a.call('GET', `/_digest/alerts?${bad}`);
+      assert.equal(res.status, 400, bad);
+      assert.equal((res.body as { code: string }).code, 'TM_INVALID_ARGUMENT');
+    }
   });
 
   it('refuses writes to read-only tables with 409 TM_READ_ONLY_TABLE, reads still work', async () => {

@@ -10,7 +10,8 @@
  *   POST   /{table}/       create: the body's primary key, else a generated UUIDv7; 201 + Location
  *   GET    /{table}/?…     query (see parseRestQuery)
  *   POST   /_batch         `{writes:[{table, ops:[{kind, key, attrs}]}]}` committed as one local batch (SPEC §4)
- *   GET    /_digest/{table} `{digest, count}`: the table digest over live records (SPEC §3; for diff and tests)
+ *   GET    /_digest/{table} `{digest, count}`: the table digest over live records (SPEC §3; for diff and tests);
+ *                           `?ranges=N` adds per-key-range digests, `&range=i` lists range i's keys (digest-ranges.ts)
  *   GET    /_receipts/{table}/{epoch}/{seq}  what the hub did with a transaction (the 202 of confirm=hub points here)
  *   POST   /               the HarperDB-compatible operations API (operations.ts)
  * `GET /{table}/changes` (SSE) is served by the HTTP front before this handler (changes.ts).
@@ -36,6 +37,7 @@ import {
   type ReceiptTracker,
   type WriteAnswer,
 } from './confirm.js';
+import { digestAnswer } from './digest-ranges.js';
 import { type ClusterManager, handleOperation } from './operations.js';
 
 /** A request as the HTTP layer hands it over: body already parsed from JSON (undefined when empty). */
@@ -287,7 +289,7 @@ async function route(deps: RestDeps, req: RestRequest): Promise<RestResponse> {
   if (segments[0] === '_receipts') return receiptStatus(deps, req, segments);
   if (segments.length === 2 && segments[0] === '_digest' && segments[1]) {
     if (method !== 'GET') return methodNotAllowed('GET');
-    return { status: 200, body: await deps.store.digest(deps.store.requireTable(segments[1]).name) };
+    return { status: 200, body: await digestAnswer(deps.store, segments[1], req.query) };
   }
   const [tableSegment, id, ...rest] = segments;
   if (!tableSegment || rest.length > 0) {
