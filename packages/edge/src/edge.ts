@@ -29,6 +29,7 @@ import { type HttpServerHandle, startHttp } from './http.js';
 import { Link } from './link.js';
 import { Publisher } from './publisher.js';
 import { ReceiptWaiter } from './receipt-waiter.js';
+import { makeEdgeStatus } from './status.js';
 import { Subscriber } from './subscriber.js';
 import { EdgeSubscriptions } from './subscriptions.js';
 
@@ -266,11 +267,27 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
       return txns;
     };
     const metrics = await buildMetrics(o, l, pub, sub);
+    // GET /_status and /_quarantine for the CLI (status.ts), in front of the data API
+    const status = makeEdgeStatus({
+      nodeId: config.nodeId,
+      hubUrl: config.hub.url,
+      store: s,
+      outbox: o,
+      link: l,
+      subscriber: sub,
+      notify: () => pub.notify(),
+    });
+    timers.push(status.timer);
+    const onInternalError = (err: unknown) => log.error({ err }, 'http request failed');
     http = await startHttp({
       host: config.http.host,
       port: config.http.port,
       token: config.http.token,
-      rest: { store: s, write, isReadOnly: (table) => repl.isReadOnly(table), receipts, cluster: repl },
+      changes: s,
+      rest: status.wrap(
+        { store: s, write, isReadOnly: (table) => repl.isReadOnly(table), receipts, cluster: repl },
+        onInternalError,
+      ),
       health: () => ({ status: 'ok', node: config.nodeId, link: l.state, storeEpoch: s.epoch }),
       metrics: () => metrics.render(),
       logger: log,

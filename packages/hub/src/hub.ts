@@ -31,6 +31,7 @@ import {
   registerSecurityMetrics,
   restWithAdmin,
 } from './security.js';
+import { makeHubStatus } from './status.js';
 
 /** Injected dependencies (tests give a clock or a logger). */
 export interface HubDeps {
@@ -210,16 +211,31 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
     for (const t of timers) t.unref();
 
     const metrics = buildMetrics();
+    // GET /_status for the CLI (status.ts), in front of the admin and data API
+    const status = makeHubStatus({
+      nodeId: config.nodeId,
+      store: s,
+      feed: f,
+      enrolment: e,
+      connected,
+      lastSeen,
+      stats,
+      now,
+      ports: () => broker?.ports,
+    });
+    timers.push(status.timer);
     http = await startHttp({
       host: config.http.host,
       port: config.http.port,
       token: config.http.token,
       changes: s, // GET /{table}/changes (SSE)
-      rest: restWithAdmin(
-        e,
-        () => broker,
-        { store: s, write: (writes) => s.writeLocal(writes), isReadOnly: () => false, role: 'hub' },
-        log,
+      rest: status.wrap(
+        restWithAdmin(
+          e,
+          () => broker,
+          { store: s, write: (writes) => s.writeLocal(writes), isReadOnly: () => false, role: 'hub' },
+          log,
+        ),
       ),
       health: () => ({
         status: 'ok',
