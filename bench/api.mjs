@@ -3,8 +3,11 @@
 //   - LevelDB batch-100 with fsync and single put with fsync (raw classic-level),
 //   - the store alone with the same shapes of work (8 writers × 1 outstanding single-op tx; 8 writers × 100-op tx),
 //   - the API: 1 record per request with 8 concurrent clients (PUT), and 100 records per request (POST /_batch)
-//     with 8 concurrent clients, each on a local table and on a table the edge publishes to the hub.
-// Runs of all measures are interleaved; medians of BENCH_RUNS (3) runs of BENCH_MS (2000) ms.
+//     with 8 concurrent clients, each on a local table and on a table the edge publishes to the hub (after each
+//     API run the edge's outbox is drained to the hub before the next measure starts, so replication does not
+//     slow the next one down; the published rates include the replication running during their own run).
+// Ceilings and store first, then the API (runs interleaved within each phase); medians of BENCH_RUNS (3) runs of
+// BENCH_MS (2000) ms.
 // Needs `npm run build`. Run: node bench/api.mjs [--json]
 import { ClassicLevel } from 'classic-level';
 import { LevelKv, Store } from '../packages/core/dist/index.js';
@@ -20,7 +23,10 @@ async function timed(loop, writers) {
   let done = 0;
   await Promise.all(
     Array.from({ length: writers }, async () => {
-      while (performance.now() < deadline) done += await loop();
+      while (performance.now() < deadline) {
+        const n = await loop(); // not `done += await loop()`: that reads `done` before the await and loses counts
+        done += n;
+      }
     }),
   );
   return done / ((performance.now() - start) / 1000);
@@ -62,11 +68,22 @@ function storeWriters(perTx) {
   });
 }
 
+/** Waits until the edge has sent everything to the hub, so replication does not run into the next measure. */
+async function settle(edge) {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const backlog = (await edge.http.metrics()).sum('tablemesh_backlog_count');
+    if (backlog === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the edge did not drain its outbox within 120 s');
+}
+
 let run = 0;
-function api(edge, table, perRequest) {
+async function api(edge, table, perRequest) {
   const prefix = `run${run++}-`;
   let n = 0;
-  return timed(async () => {
+  const rate = await timed(async () => {
     if (perRequest === 1) {
       const i = n++;
       const res = await edge.http.request('PUT', `/${table}/${prefix}${i}`, sensorRow(i));
@@ -80,13 +97,32 @@ function api(edge, table, perRequest) {
     if (res.status !== 200) throw new Error(`POST /_batch answered ${res.status}: ${res.text}`);
     return perRequest;
   }, CLIENTS);
+  await settle(edge);
+  return rate;
 }
 
+/** Interleaves the runs of `measures` (A B C, A B C, …) so slow drift spreads over all of them. */
+async function measureAll(measures) {
+  const runs = measures.map(() => []);
+  for (let r = 0; r < RUNS; r++) {
+    for (const [i, m] of measures.entries()) runs[i].push(await m.run());
+  }
+  return measures.map((m, i) => ({ name: m.name, unit: m.unit, runs: runs[i], median: median(runs[i]) }));
+}
+
+// Phase 1, before any node runs: the ceilings and the store alone (the API runs leave LevelDB compactions behind
+// in the edge and the hub, which would slow whatever is measured next).
+const ceilings = await measureAll([
+  { name: 'leveldb batch-100 fsync (ceiling)', unit: 'records/s', run: () => rawLevel(100) },
+  { name: 'leveldb single put fsync (ceiling)', unit: 'ops/s', run: () => rawLevel(1) },
+  { name: 'store, 8 writers × 1-op tx', unit: 'records/s', run: () => storeWriters(1) },
+  { name: 'store, 8 writers × 100-op tx', unit: 'records/s', run: () => storeWriters(100) },
+]);
+
+// Phase 2: the API of a running edge (with its hub).
 const kit = new Testkit('tm-bench-api-');
 try {
-  const hub = await kit.startHub({
-    nodes: [{ id: 'edgeA', publish: ['published'] }],
-  });
+  const hub = await kit.startHub({ nodes: [{ id: 'edgeA', publish: ['published'] }] });
   const edge = await kit.startEdge({
     name: 'edgeA',
     hub,
@@ -95,12 +131,7 @@ try {
   });
   await edge.http.put('published', 'warm', { warm: true });
   await edge.http.put('local', 'warm', { warm: true });
-
-  const measures = [
-    { name: 'leveldb batch-100 fsync (ceiling)', unit: 'records/s', run: () => rawLevel(100) },
-    { name: 'leveldb single put fsync (ceiling)', unit: 'ops/s', run: () => rawLevel(1) },
-    { name: 'store, 8 writers × 1-op tx', unit: 'records/s', run: () => storeWriters(1) },
-    { name: 'store, 8 writers × 100-op tx', unit: 'records/s', run: () => storeWriters(100) },
+  const apis = await measureAll([
     { name: 'API PUT, 8 clients, local table', unit: 'records/s', run: () => api(edge, 'local', 1) },
     { name: 'API PUT, 8 clients, published table', unit: 'records/s', run: () => api(edge, 'published', 1) },
     { name: 'API _batch of 100, 8 clients, local', unit: 'records/s', run: () => api(edge, 'local', 100) },
@@ -109,17 +140,8 @@ try {
       unit: 'records/s',
       run: () => api(edge, 'published', 100),
     },
-  ];
-  const runs = measures.map(() => []);
-  for (let r = 0; r < RUNS; r++) {
-    for (const [i, m] of measures.entries()) runs[i].push(await m.run());
-  }
-  const results = measures.map((m, i) => ({
-    name: m.name,
-    unit: m.unit,
-    runs: runs[i],
-    median: median(runs[i]),
-  }));
+  ]);
+  const results = [...ceilings, ...apis];
   const [batch, , store1, store100, putLocal, putPublished, batchLocal, batchPublished] = results.map(
     (r) => r.median,
   );
