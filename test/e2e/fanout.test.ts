@@ -114,10 +114,21 @@ describe('replication fan-out and convergence (hub + 2 edges)', { timeout: 60_00
       const [h, x, y] = await digests();
       return h.digest === x.digest && h.digest === y.digest ? h : false;
     };
-    const first = await kit.waitFor(converged, {
-      timeoutMs: 30_000,
-      message: `shared to converge (seed ${seed})`,
-    });
+    const first = await kit
+      .waitFor(converged, { timeoutMs: 30_000, message: `shared to converge (seed ${seed})` })
+      .catch(async (err: Error) => {
+        // Say which records differ, and how, so a failure can be read without a rerun.
+        const nodes = [hub, a, b];
+        const all = await Promise.all(nodes.map((n) => n.http.query('shared', { sort: 'id' })));
+        const byId = all.map((rows) => new Map(rows.map((r) => [String(r['id']), JSON.stringify(r)])));
+        const ids = [...new Set(byId.flatMap((m) => [...m.keys()]))].sort();
+        const diff = ids
+          .filter((id) => new Set(byId.map((m) => m.get(id) ?? '-')).size > 1)
+          .map((id) => `${id}: ${nodes.map((n, i) => `${n.name}=${byId[i]!.get(id) ?? '-'}`).join(' ')}`);
+        const backlogs = `backlog A ${await backlog(a, 'shared')}, B ${await backlog(b, 'shared')}`;
+        err.message += `\n${backlogs}\ndiffering records:\n${diff.join('\n')}`;
+        throw err;
+      });
     assert.ok(first.count > 0, `seed ${seed}: something survives`);
     // Still equal a moment later: nothing was in flight.
     await new Promise((r) => setTimeout(r, 300));

@@ -53,6 +53,12 @@ function makeGroup(id: number): Group {
   return { id, writes: new Map(), done, resolve, reject };
 }
 
+/** Values read before the commit lock, with the number of groups flushed when the read began. */
+interface Prefetched {
+  readonly at: number;
+  readonly values: ReadonlyMap<BinKey, Buffer | undefined>;
+}
+
 /** A transaction: reads see its own writes, then prepared-but-unsynced writes, then disk. */
 export class Tx {
   /** this transaction's writes; undefined = delete */
@@ -62,14 +68,19 @@ export class Tx {
 
   constructor(
     private readonly committer: Committer,
-    /** values read before the lock was taken, still current (see Committer.transact) */
-    private readonly prefetched?: Map<BinKey, Buffer | undefined>,
+    /** values read before the lock was taken, and when (see Committer.transact) */
+    private readonly prefetched?: Prefetched,
   ) {}
 
   /** Reads a key through this transaction's view. */
   async get(key: BinKey): Promise<Buffer | undefined> {
     if (this.writes.has(key)) return this.writes.get(key);
-    if (this.prefetched?.has(key) && !this.committer.isPending(key)) return this.prefetched.get(key);
+    // A prefetched value is current unless the key is pending now or a group that wrote it landed since the
+    // read began — checked here, at the read: a group can land while this transaction holds the lock.
+    const pre = this.prefetched;
+    if (pre?.values.has(key) && !this.committer.isPending(key) && !this.committer.flushedSince(pre.at, key)) {
+      return pre.values.get(key);
+    }
     return this.committer.readThrough(key);
   }
 
@@ -187,6 +198,14 @@ export class Committer {
     return this.overlay.has(key);
   }
 
+  /** True when a group flushed after the first `at` groups wrote `key` (or is too old to tell). */
+  flushedSince(at: number, key: BinKey): boolean {
+    const missed = this.groupsFlushed - at;
+    if (missed <= 0) return false;
+    if (missed > this.recentFlushes.length) return true;
+    return this.recentFlushes.slice(this.recentFlushes.length - missed).some((keys) => keys.has(key));
+  }
+
   /** @internal prepared-but-unsynced writes */
   *overlayEntries(): Iterable<[BinKey, Buffer | undefined]> {
     for (const [key, entry] of this.overlay) yield [key, entry.value];
@@ -206,7 +225,7 @@ export class Committer {
     let result: T;
     try {
       this.assertUsable();
-      tx = new Tx(this, prefetched?.(this.groupsFlushed));
+      tx = new Tx(this, prefetched);
       result = await fn(tx);
       this.assertUsable();
       // A transaction without writes waits for what it may have read: the open group, else the one in flight.
@@ -227,24 +246,17 @@ export class Committer {
   }
 
   /**
-   * Reads `keys` now and returns a function that, once the lock is held, gives the values still known to be
-   * current: a key written by a group that was flushed after the read began is left out (read again).
+   * Reads `keys` now. Tx.get uses a value only while it is still current: not pending, and no group flushed
+   * after the read began wrote it (flushedSince).
    */
-  private async prefetch(
-    keys: readonly BinKey[],
-  ): Promise<(flushedNow: number) => Map<BinKey, Buffer | undefined>> {
-    const startedAt = this.groupsFlushed; // captured before the read is issued: staleness errs on the safe side
+  private async prefetch(keys: readonly BinKey[]): Promise<Prefetched> {
+    const at = this.groupsFlushed; // captured before the read is issued: staleness errs on the safe side
     const values = await this.readMany(keys);
-    return (flushedNow) => {
-      const map = new Map<BinKey, Buffer | undefined>();
-      const missed = flushedNow - startedAt;
-      if (missed > this.recentFlushes.length) return map; // too old to validate: read everything again
-      const stale = this.recentFlushes.slice(this.recentFlushes.length - missed);
-      keys.forEach((key, i) => {
-        if (!stale.some((set) => set.has(key))) map.set(key, values[i]);
-      });
-      return map;
-    };
+    const map = new Map<BinKey, Buffer | undefined>();
+    keys.forEach((key, i) => {
+      map.set(key, values[i]);
+    });
+    return { at, values: map };
   }
 
   /**
