@@ -13,6 +13,7 @@ export * from './canonical-json.js';
 export * from './codec/index.js';
 export * from './config/schema.js';
 export * from './errors.js';
+export * from './failpoints.js';
 export * from './feed/index.js';
 export * from './hlc.js';
 export * from './ingest/index.js';

@@ -6,7 +6,7 @@
  * SIGTERM / SIGINT stop it gracefully (the store is flushed and closed; unreceipted entries stay queued).
  */
 import { isTmError, parseOverridePairs } from '@tablemesh/core';
-import { loadEdgeConfig } from './config.js';
+import { loadEdgeConfig, loadEdgeFailpoints } from './config.js';
 import { buildEdge } from './edge.js';
 
 const USAGE = `usage: tablemesh-edge [--config FILE] [--set key.path=value]...
@@ -40,7 +40,9 @@ function parseArgs(argv: readonly string[]): { file?: string; sets: string[] } {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   let config: ReturnType<typeof loadEdgeConfig>;
+  let failpoints: ReturnType<typeof loadEdgeFailpoints>;
   try {
+    failpoints = loadEdgeFailpoints();
     config = loadEdgeConfig({
       ...(args.file ? { file: args.file } : {}),
       overrides: parseOverridePairs(args.sets),
@@ -49,7 +51,7 @@ async function main(): Promise<void> {
     console.error(`tablemesh-edge: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(2);
   }
-  const edge = buildEdge(config);
+  const edge = buildEdge(config, { failpoints });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

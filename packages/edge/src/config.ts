@@ -17,6 +17,8 @@ import {
   applyEnv,
   applyOverrides,
   ConfigError,
+  type Failpoints,
+  failpointsFromEnv,
   type Infer,
   NAME_RE,
   parseConfig,
@@ -330,4 +332,11 @@ export function loadEdgeConfig(options: LoadEdgeConfigOptions = {}): EdgeConfig 
     ...(Object.keys(overrides).length > 0 ? [`flags ${Object.keys(overrides).join(', ')}`] : []),
   ].join(' + ');
   return parseEdgeConfig(merged, source);
+}
+
+/** SPEC §7: the failpoints of a test build, from `TM_FAILPOINTS` when `TM_TESTKIT=1` (none otherwise). */
+export function loadEdgeFailpoints(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Failpoints {
+  return failpointsFromEnv(env);
 }

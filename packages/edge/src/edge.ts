@@ -12,6 +12,7 @@ import {
   encodeKey,
   encodePresence,
   encodeSyncMessage,
+  type Failpoints,
   isTmError,
   LevelKv,
   type LocalWrite,
@@ -37,6 +38,8 @@ import { EdgeSubscriptions } from './subscriptions.js';
 export interface EdgeDeps {
   readonly now?: () => number;
   readonly logger?: Logger;
+  /** test builds only (SPEC §7): from TM_FAILPOINTS with TM_TESTKIT=1 */
+  readonly failpoints?: Failpoints;
 }
 
 /** A built edge. */
@@ -68,8 +71,12 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
   const refusedSubscriptions: string[] = [];
 
   async function start(): Promise<void> {
+    // SPEC §7: active failpoints are logged at warn at start.
+    if (deps.failpoints && !deps.failpoints.empty)
+      log.warn({ failpoints: deps.failpoints.names }, 'failpoints active (test build)');
     mkdirSync(config.dataDir, { recursive: true });
     const s = await Store.open({
+      ...(deps.failpoints ? { failpoints: deps.failpoints } : {}),
       kv: new LevelKv(join(config.dataDir, 'store')),
       nodeId: config.nodeId,
       now,

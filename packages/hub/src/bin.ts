@@ -6,7 +6,7 @@
  * SIGTERM / SIGINT stop it gracefully (receipts in flight are finished, the store is flushed and closed).
  */
 import { isTmError, parseOverridePairs } from '@tablemesh/core';
-import { loadHubConfig } from './config.js';
+import { loadHubConfig, loadHubFailpoints } from './config.js';
 import { buildHub } from './hub.js';
 
 const USAGE = `usage: tablemesh-hub [--config FILE] [--set key.path=value]...
@@ -40,7 +40,9 @@ function parseArgs(argv: readonly string[]): { file?: string; sets: string[] } {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   let config: ReturnType<typeof loadHubConfig>;
+  let failpoints: ReturnType<typeof loadHubFailpoints>;
   try {
+    failpoints = loadHubFailpoints();
     config = loadHubConfig({
       ...(args.file ? { file: args.file } : {}),
       overrides: parseOverridePairs(args.sets),
@@ -49,7 +51,7 @@ async function main(): Promise<void> {
     console.error(`tablemesh-hub: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(2);
   }
-  const hub = buildHub(config);
+  const hub = buildHub(config, { failpoints });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -16,6 +16,8 @@ import {
   applyEnv,
   applyOverrides,
   ConfigError,
+  type Failpoints,
+  failpointsFromEnv,
   type Infer,
   NAME_RE,
   parseConfig,
@@ -271,4 +273,11 @@ export function loadHubConfig(options: LoadHubConfigOptions = {}): HubConfig {
     ...(Object.keys(overrides).length > 0 ? [`flags ${Object.keys(overrides).join(', ')}`] : []),
   ].join(' + ');
   return parseHubConfig(merged, source);
+}
+
+/** SPEC §7: the failpoints of a test build, from `TM_FAILPOINTS` when `TM_TESTKIT=1` (none otherwise). */
+export function loadHubFailpoints(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Failpoints {
+  return failpointsFromEnv(env);
 }

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   encodeFeedMessage,
+  Failpoints,
   Feed,
   IngestStats,
   isTmError,
@@ -37,6 +38,8 @@ import { makeHubStatus } from './status.js';
 export interface HubDeps {
   readonly now?: () => number;
   readonly logger?: Logger;
+  /** test builds only (SPEC §7): from TM_FAILPOINTS with TM_TESTKIT=1 */
+  readonly failpoints?: Failpoints;
 }
 
 /** A built hub. */
@@ -78,9 +81,14 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
   let http: HttpServerHandle | undefined;
   const timers: NodeJS.Timeout[] = [];
 
+  const failpoints = deps.failpoints ?? Failpoints.none;
+
   async function start(): Promise<void> {
+    // SPEC §7: active failpoints are logged at warn at start.
+    if (!failpoints.empty) log.warn({ failpoints: failpoints.names }, 'failpoints active (test build)');
     mkdirSync(config.dataDir, { recursive: true });
     store = await Store.open({
+      failpoints,
       kv: new LevelKv(join(config.dataDir, 'store')),
       nodeId: config.nodeId,
       now,
@@ -140,6 +148,7 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
       publish,
       log,
       refused,
+      failpoints,
     });
     const handleSync = makeSyncHandler({
       store: s,

@@ -8,6 +8,7 @@
  * - SKIP ranges consume their seqs and are counted (SPEC §5 store-and-forward limits).
  */
 import { type ErrorCode, TmError } from '../errors.js';
+import type { Failpoints } from '../failpoints.js';
 import type { Feed } from '../feed/feed.js';
 import { checkClockAhead, compareStamp } from '../hlc.js';
 import type { Tx } from '../store/commit.js';
@@ -60,6 +61,8 @@ export interface IngestOptions {
   readonly gcHorizon?: Stamp;
   /** counters and the apply log to update */
   readonly stats?: IngestStats;
+  /** test builds only (SPEC §7): `dedup-off` applies duplicates again */
+  readonly failpoints?: Failpoints;
 }
 
 /** One refused transaction in a receipt (proto TxError). */
@@ -279,6 +282,7 @@ class BatchRun {
   private async one(seq: number, received: Transaction): Promise<Stop | undefined> {
     const d = decideTx(this.mark, seq, wellFormedStamp(received));
     if (d.kind === 'duplicate') {
+      if (this.options.failpoints?.has('dedup-off')) return this.applyAgain(seq, received);
       this.counts.duplicates++; // I9: re-receipted (appliedThrough covers it), not re-applied
       return undefined;
     }
@@ -314,6 +318,17 @@ class BatchRun {
     this.counts.applied++;
     this.log.push({ origin: this.batch.origin, epoch: this.batch.epoch, table: this.def.name, seq, hubSeq });
     this.mark = advanceTx(this.mark, seq, txn.stamp);
+    return undefined;
+  }
+
+  /** Failpoint dedup-off (a mutant of I9): a duplicate is merged and appended to the feed again. */
+  private async applyAgain(seq: number, received: Transaction): Promise<undefined> {
+    const check = checkTx(this.store, this.def, this.batch.origin, this.batch.epoch, received);
+    if (!check.ok) return undefined;
+    await this.store.applyTransaction(this.tx, check.txn);
+    const hubSeq = await this.feed.appendFeed(this.tx, this.def.name, check.txn);
+    this.counts.applied++;
+    this.log.push({ origin: this.batch.origin, epoch: this.batch.epoch, table: this.def.name, seq, hubSeq });
     return undefined;
   }
 

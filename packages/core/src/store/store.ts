@@ -6,16 +6,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { canonicalJson } from '../canonical-json.js';
 import { TmError } from '../errors.js';
+import { Failpoints, type JoinFn, joinFor } from '../failpoints.js';
 import { HlcClock } from '../hlc.js';
-import {
-  decodeState,
-  emptyState,
-  encodeState,
-  foldOps,
-  joinStates,
-  liveRecord,
-  stateOfOp,
-} from '../merge.js';
+import { decodeState, emptyState, encodeState, foldOps, liveRecord, stateOfOp } from '../merge.js';
 import type { JsonValue, Op, PrimaryKey, RecordState, Stamp, Transaction } from '../types.js';
 import { assertPrimaryKey, assertRecordSize, validateRecordAttrs } from '../validate.js';
 import { type CommitObserver, Committer, type Tx } from './commit.js';
@@ -67,6 +60,8 @@ export interface StoreOptions {
   /** change-log entries kept per table */
   readonly changeLogRetention?: number;
   readonly observer?: CommitObserver;
+  /** test builds only (SPEC §7): merge mutants tie-break-off, w-filter-off */
+  readonly failpoints?: Failpoints;
 }
 
 const META_EPOCH = encodeKey(['m', 'epoch']);
@@ -90,6 +85,8 @@ export class Store {
   private sink: LocalTxSink | undefined;
   /** change-log entries a transaction has added per table, before it is prepared */
   private readonly pendingChanges = new WeakMap<Tx, Map<string, number>>();
+  /** the I4 join (a mutant only under a failpoint) */
+  private readonly join: JoinFn;
 
   private constructor(
     readonly kv: KvBackend,
@@ -105,6 +102,7 @@ export class Store {
     this.maxRecordBytes = options.maxRecordBytes ?? 128 * 1024;
     this.maxTxBytes = options.maxTxBytes ?? 256 * 1024;
     this.maxOpsPerTx = options.maxOpsPerTx ?? 1000;
+    this.join = joinFor(options.failpoints ?? Failpoints.none);
   }
 
   /** Opens (and on first use initialises) a store. */
@@ -260,7 +258,7 @@ export class Store {
   ): Promise<Change | undefined> {
     const raw = (await tx.get(recordKey(def.name, key)))?.toString('utf8');
     const before = raw === undefined ? undefined : decodeState(raw);
-    const after = joinStates(before ?? emptyState(), incoming);
+    const after = this.join(before ?? emptyState(), incoming);
     const encoded = encodeState(after);
     if (encoded === raw) return undefined; // nothing new: a duplicate or an older write (I4, I9)
     tx.put(recordKey(def.name, key), Buffer.from(encoded, 'utf8'));

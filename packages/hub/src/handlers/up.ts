@@ -8,6 +8,7 @@
 import {
   decodeTransactionBatch,
   encodeReceipt,
+  type Failpoints,
   type Feed,
   type IngestReceipt,
   type IngestStats,
@@ -31,7 +32,9 @@ export interface UpDeps {
   readonly maxClockSkewMs: number;
   readonly now: () => number;
   publish(topic: string, payload: Uint8Array): Promise<void>;
-  log: { warn(obj: object, msg: string): void };
+  log: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void };
+  /** test builds only (SPEC §7): receipt-before-fsync, dedup-off, trace-receipts */
+  readonly failpoints?: Failpoints;
   /** counters of refusals before ingest */
   readonly refused: { forged: number; notGranted: number; schemaMismatch: number; badMessage: number };
 }
@@ -57,6 +60,21 @@ function receiptOf(r: IngestReceipt): WireReceipt {
 /** Builds the handler; returns a function taking (node, table from topic, payload). */
 export function makeUpHandler(deps: UpDeps) {
   const chains = new Map<string, Promise<void>>();
+  const fp = deps.failpoints;
+  const trace = (
+    event: 'durable' | 'receipt',
+    node: string,
+    r: Pick<WireReceipt, 'table' | 'epoch'>,
+    through: number,
+  ) => {
+    if (fp?.has('trace-receipts'))
+      deps.log.info?.({ tm_trace: event, node, table: r.table, epoch: r.epoch, through }, 'trace');
+  };
+  /** Every receipt leaves through here (traced for the ordering check of the reliability suite). */
+  const sendReceipt = async (node: string, receipt: WireReceipt): Promise<void> => {
+    trace('receipt', node, receipt, receipt.appliedThrough);
+    await deps.publish(topics.receipt(node), encodeReceipt(receipt));
+  };
 
   async function refuse(
     node: string,
@@ -78,7 +96,8 @@ export function makeUpHandler(deps: UpDeps) {
       retryAfterMs: RETRY_AFTER_MS,
       hubEpoch: deps.store.epoch,
     };
-    await deps.publish(topics.receipt(node), encodeReceipt(receipt));
+    trace('durable', node, receipt, applied); // read from durable data
+    await sendReceipt(node, receipt);
   }
 
   async function handle(node: string, topicTable: string, payload: Buffer): Promise<void> {
@@ -122,6 +141,7 @@ export function makeUpHandler(deps: UpDeps) {
         `'${def.name}' has primary key '${def.primaryKey}', the batch says '${batch.primaryKey}'`,
       );
     }
+    if (fp?.has('receipt-before-fsync')) await receiptBeforeFsync(node, batch);
     const receipt = await ingestBatch(
       deps.store,
       deps.feed,
@@ -132,10 +152,34 @@ export function makeUpHandler(deps: UpDeps) {
         txs: batch.txs,
         skips: batch.skips.map((s) => ({ epoch: s.epoch, from: s.fromSeq, to: s.toSeq, reason: s.reason })),
       },
-      { hubNowMs: deps.now(), maxClockSkewMs: deps.maxClockSkewMs, stats: deps.stats },
+      {
+        hubNowMs: deps.now(),
+        maxClockSkewMs: deps.maxClockSkewMs,
+        stats: deps.stats,
+        ...(fp ? { failpoints: fp } : {}),
+      },
     );
+    trace('durable', node, receipt, receipt.appliedThrough);
     // I7: ingestBatch resolved, so the batch is durable; only now the receipt.
-    await deps.publish(topics.receipt(node), encodeReceipt(receiptOf(receipt)));
+    await sendReceipt(node, receiptOf(receipt));
+  }
+
+  /** Failpoint receipt-before-fsync (a mutant of I7): receipt the whole batch as soon as it is received. */
+  async function receiptBeforeFsync(node: string, batch: WireTransactionBatch): Promise<void> {
+    const seqs = batch.txs.map((t) => t.seq);
+    if (seqs.length === 0) return;
+    await sendReceipt(node, {
+      table: deps.store.getTable(batch.table)?.name ?? batch.table,
+      epoch: batch.epoch,
+      appliedThrough: Math.max(...seqs),
+      errors: [],
+      errorKind: 'none',
+      code: '',
+      message: '',
+      resumeFrom: 0,
+      retryAfterMs: 0,
+      hubEpoch: deps.store.epoch,
+    });
   }
 
   return (node: string, topicTable: string, payload: Buffer): Promise<void> => {
