@@ -179,6 +179,16 @@ export class Child {
       .join('\n');
   }
 
+  /** Calls `fn` with every further log line (also after a restart of this Child). */
+  watch(fn: (line: LogLine) => void): void {
+    this.watchers.add(fn);
+  }
+
+  /** Stops calling `fn`. */
+  unwatch(fn: (line: LogLine) => void): void {
+    this.watchers.delete(fn);
+  }
+
   /** Log lines (kept so far) matching `predicate`. */
   grep(predicate: (line: LogLine) => boolean): LogLine[] {
     return this.lines.filter(predicate);

@@ -54,14 +54,23 @@ function childEnv(extra: Record<string, string>): Record<string, string> {
 /** Clock settings of a child: a libfaketime offset such as `+8s` (monotonic time stays real). */
 export interface FakeTime {
   /** FAKETIME spec, e.g. `+8s` or `-2m` */
-  readonly offset: string;
+  readonly offset?: string;
+  /**
+   * a file holding the FAKETIME spec instead, re-read on every call (FAKETIME_NO_CACHE=1), so the test can
+   * move the child's clock at run time (see FakeClock)
+   */
+  readonly timestampFile?: string;
 }
 
 function fakeTimeEnv(fake: FakeTime | undefined): Record<string, string> {
   if (!fake) return {};
   const lib = findLibFaketime();
   if (!lib) throw new Error('libfaketime is not installed (apt-get install faketime)');
-  return { LD_PRELOAD: lib, FAKETIME: fake.offset, DONT_FAKE_MONOTONIC: '1', FAKETIME_NO_CACHE: '1' };
+  // FAKETIME would win over the file: set only one of them.
+  const spec: Record<string, string> = fake.timestampFile
+    ? { FAKETIME_TIMESTAMP_FILE: fake.timestampFile }
+    : { FAKETIME: fake.offset ?? '+0' };
+  return { LD_PRELOAD: lib, ...spec, DONT_FAKE_MONOTONIC: '1', FAKETIME_NO_CACHE: '1' };
 }
 
 /** What both node kinds share. */
@@ -71,6 +80,9 @@ abstract class Node {
   protected fake: FakeTime | undefined;
   /** Node options of the child (e.g. `--cpu-prof`); set before start */
   nodeArgs: readonly string[] = [];
+  /** extra environment of the child (e.g. `TM_FAILPOINTS`, SPEC §7); set before start */
+  extraEnv: Readonly<Record<string, string>> = {};
+  private readonly watchers = new Set<(line: LogLine) => void>();
   /** the ready line of the last start */
   ready: LogLine | undefined;
   private readonly logs: LogLine[] = [];
@@ -116,6 +128,16 @@ abstract class Node {
     return this.log.filter(pred);
   }
 
+  /** Calls `fn` with every log line from now on, across restarts (the kept log is bounded); returns unwatch. */
+  watch(fn: (line: LogLine) => void): () => void {
+    this.watchers.add(fn);
+    this.child?.watch(fn);
+    return () => {
+      this.watchers.delete(fn);
+      this.child?.unwatch(fn);
+    };
+  }
+
   /** The last lines of the log, for failure messages. */
   tail(n = 30): string {
     return this.log
@@ -142,9 +164,10 @@ abstract class Node {
       script: this.bin(),
       args: ['--config', file],
       nodeArgs: this.nodeArgs,
-      env: childEnv({ ...this.env(), ...fakeTimeEnv(this.fake) }),
+      env: childEnv({ ...this.env(), ...fakeTimeEnv(this.fake), ...this.extraEnv }),
       readyMsg: this.readyMsg(),
     });
+    for (const watcher of this.watchers) this.child.watch(watcher);
     this.ready = await this.child.start();
     this.onReady(this.ready);
     return this;

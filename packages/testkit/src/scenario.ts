@@ -1,0 +1,399 @@
+/**
+ * A reliability scenario's cluster: one hub and N edges, each edge behind its own FaultProxy, optional fake clocks
+ * and failpoints, the workload's history, counters sampled across restarts, and the closing steps — heal, wait
+ * until quiet and converged (timed: convergence after heal), read every replica and the hub's apply log, run the
+ * checker, print one JSON line of figures. The hub always runs with the `trace-receipts` failpoint (it only logs)
+ * so the receipt ordering check has its trace.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FeedEntry, JsonValue } from '@tablemesh/core';
+import { type CheckReport, checkHistory, countersOf, type ReplicaSnapshot } from './checker.js';
+import { type ClockSetting, FakeClock } from './clock.js';
+import { FaultProxy, type LinkShape } from './fault-proxy.js';
+import { type ApiTarget, callApi, History } from './history.js';
+import { readHubFeed } from './inspect.js';
+import { type AfterHook, Testkit } from './kit.js';
+import { parseMetrics } from './metrics.js';
+import { type ConfigObject, type EdgeNode, type HubNode, mergeConfig, type PublishSpec } from './nodes.js';
+import { Random } from './random.js';
+import { sleep, WaitTimeoutError } from './wait.js';
+import { Workload, type WorkloadOptions } from './workload.js';
+
+/** The contended and the append-only table of every scenario. */
+export const KV = 'data.kv';
+export const EV = 'data.ev';
+
+/** One edge of a scenario. */
+export interface ScenarioEdge {
+  readonly name: string;
+  /** its wall clock (a FakeClock through libfaketime) */
+  readonly clock?: ClockSetting;
+  /** TM_FAILPOINTS of this edge */
+  readonly failpoints?: readonly string[];
+  /** publish specs (default kv and ev, no limits) */
+  readonly publish?: readonly PublishSpec[];
+  readonly config?: ConfigObject;
+  readonly shape?: LinkShape;
+}
+
+/** A scenario's setup. */
+export interface ScenarioOptions {
+  readonly name: string;
+  readonly seed: number;
+  readonly edges: readonly ScenarioEdge[];
+  readonly hubConfig?: ConfigObject;
+  /** TM_FAILPOINTS of the hub, besides trace-receipts */
+  readonly hubFailpoints?: readonly string[];
+  readonly hubClock?: ClockSetting;
+}
+
+/** Edge defaults of the suite: quick keepalive, reconnects and resends so faults show within seconds. */
+export const FAULT_EDGE_DEFAULTS: ConfigObject = {
+  hub: { connectTimeoutMs: 3_000, keepaliveSec: 3, backoff: { initialMs: 100, maxMs: 1_000 } },
+  limits: { receiptTimeoutMs: 3_000 },
+};
+
+/** Counters sampled from /metrics; a value that went down is a restart, so totals add up across restarts. */
+export class CounterTracker {
+  private readonly totals = new Map<string, { base: number; last: number }>();
+
+  /** Records one scrape of `node`. */
+  observe(node: string, values: Readonly<Record<string, number>>): void {
+    for (const [name, value] of Object.entries(values)) {
+      const id = `${node}\0${name}`;
+      const t = this.totals.get(id) ?? { base: 0, last: 0 };
+      if (value < t.last) t.base += t.last; // the process restarted
+      t.last = value;
+      this.totals.set(id, t);
+    }
+  }
+
+  /** Total of `name` over every node (or one), across restarts (a lower bound: a SIGKILL loses the tail). */
+  total(name: string, node?: string): number {
+    let sum = 0;
+    for (const [id, t] of this.totals) {
+      const [n, m] = id.split('\0');
+      if (m === name && (node === undefined || n === node)) sum += t.base + t.last;
+    }
+    return sum;
+  }
+}
+
+const EDGE_COUNTERS = [
+  'tablemesh_publisher_txs_sent_total',
+  'tablemesh_publisher_timeouts_total',
+  'tablemesh_publisher_gaps_total',
+  'tablemesh_publisher_transient_total',
+  'tablemesh_link_connects_total',
+];
+const HUB_COUNTERS = [
+  'tablemesh_applied_total',
+  'tablemesh_duplicates_total',
+  'tablemesh_gaps_total',
+  'tablemesh_transient_total',
+];
+
+/** What `finish()` returns: the checker's report and the scenario's figures (also printed as one JSON line). */
+export interface ScenarioResult {
+  readonly report: CheckReport;
+  readonly figures: Record<string, unknown>;
+}
+
+/** A running scenario. */
+export class Scenario {
+  readonly kit: Testkit;
+  readonly history = new History();
+  readonly random: Random;
+  readonly counters = new CounterTracker();
+  readonly hub: HubNode;
+  readonly edges = new Map<string, EdgeNode>();
+  readonly proxies = new Map<string, FaultProxy>();
+  readonly clocks = new Map<string, FakeClock>();
+  readonly traces: Record<string, unknown>[] = [];
+  readonly notes: Record<string, unknown> = {};
+  workload: Workload | undefined;
+  private sampler: NodeJS.Timeout | undefined;
+  private healedAt: number | undefined;
+
+  private constructor(
+    readonly options: ScenarioOptions,
+    t: AfterHook,
+  ) {
+    this.kit = new Testkit('tablemesh-fault-');
+    t.after(async () => {
+      clearInterval(this.sampler);
+      await this.workload?.stop();
+      for (const edge of this.edges.values()) resume(edge);
+      resume(this.hub);
+      await Promise.all([...this.proxies.values()].map((p) => p.close()));
+      await this.kit.cleanup();
+    });
+    this.random = new Random(options.seed);
+    const grants = options.edges.map((e) => ({ id: e.name, publish: [KV, EV], subscribe: [KV, EV] }));
+    this.hub = this.kit.createHub({
+      nodes: grants,
+      tables: [{ name: KV }, { name: EV }],
+      ...(options.hubConfig ? { config: options.hubConfig } : {}),
+      ...(options.hubClock ? { fakeTime: this.clock('hub', options.hubClock).fakeTime } : {}),
+    });
+    this.hub.extraEnv = {
+      TM_FAILPOINTS: ['trace-receipts', ...(options.hubFailpoints ?? [])].join(','),
+      ...(options.hubClock ? { TZ: 'UTC' } : {}),
+    };
+    this.hub.watch((line) => {
+      if (line['tm_trace'] !== undefined) this.traces.push(line);
+    });
+  }
+
+  /** Starts the hub, a proxy per edge and the edges (all connected before it resolves). */
+  static async start(t: AfterHook, options: ScenarioOptions): Promise<Scenario> {
+    const s = new Scenario(options, t);
+    await s.hub.start();
+    for (const spec of options.edges) {
+      const proxy = await FaultProxy.start({
+        target: () => s.hub.mqttPort!,
+        seed: s.random.int(1, 2 ** 30),
+        ...(spec.shape ? { shape: spec.shape } : {}),
+      });
+      s.proxies.set(spec.name, proxy);
+      const edge = s.kit.createEdge({
+        name: spec.name,
+        hub: s.hub,
+        publish: spec.publish ?? [KV, EV],
+        subscribe: [KV, EV],
+        config: mergeConfig(mergeConfig(FAULT_EDGE_DEFAULTS, spec.config ?? {}), { hub: { url: proxy.url } }),
+        ...(spec.clock ? { fakeTime: s.clock(spec.name, spec.clock).fakeTime } : {}),
+      });
+      edge.extraEnv = {
+        ...(spec.failpoints?.length ? { TM_FAILPOINTS: spec.failpoints.join(',') } : {}),
+        ...(spec.clock ? { TZ: 'UTC' } : {}),
+      };
+      s.edges.set(spec.name, edge);
+    }
+    await Promise.all([...s.edges.values()].map((e) => e.start()));
+    s.sampler = setInterval(() => void s.sample(), 500);
+    s.sampler.unref();
+    return s;
+  }
+
+  private clock(name: string, setting: ClockSetting): FakeClock {
+    const dir = join(this.kit.root, 'clocks');
+    mkdirSync(dir, { recursive: true });
+    const clock = new FakeClock(dir, setting, name);
+    this.clocks.set(name, clock);
+    return clock;
+  }
+
+  /** The edge called `name`. */
+  edge(name: string): EdgeNode {
+    const e = this.edges.get(name);
+    if (!e) throw new Error(`no edge ${name}`);
+    return e;
+  }
+
+  /** The proxy in front of edge `name`. */
+  proxy(name: string): FaultProxy {
+    const p = this.proxies.get(name);
+    if (!p) throw new Error(`no proxy for ${name}`);
+    return p;
+  }
+
+  /** API target of a node for the workload. */
+  target(node: string): ApiTarget {
+    if (node === 'hub')
+      return { node: 'hub', url: () => `http://127.0.0.1:${this.hub.httpPort}`, token: this.hub.token };
+    const edge = this.edge(node);
+    return { node, url: () => `http://127.0.0.1:${edge.httpPort}` };
+  }
+
+  /**
+   * Starts the workload: `clientsPerNode` clients on every edge (contended + append-only) and, unless
+   * `hubClients` is 0, on the hub (contended only: the hub's own writes).
+   */
+  startWorkload(
+    options: WorkloadOptions & {
+      clientsPerNode?: number;
+      hubClients?: number;
+      pauseMs?: number;
+      nodes?: readonly string[];
+    } = {},
+  ): Workload {
+    const w = new Workload(this.history, this.random.fork(), options);
+    const nodes = options.nodes ?? [...this.edges.keys()];
+    for (const node of nodes) {
+      for (let i = 1; i <= (options.clientsPerNode ?? 2); i++) {
+        w.add({
+          name: `${node}.${i}`,
+          target: this.target(node),
+          contended: KV,
+          appendOnly: EV,
+          pauseMs: options.pauseMs ?? 15,
+        });
+      }
+    }
+    for (let i = 1; i <= (options.hubClients ?? 1); i++) {
+      w.add({ name: `hub.${i}`, target: this.target('hub'), contended: KV, pauseMs: options.pauseMs ?? 15 });
+    }
+    this.workload = w;
+    return w;
+  }
+
+  private async sample(): Promise<void> {
+    const scrape = async (node: string, url: string, token: string | undefined, names: readonly string[]) => {
+      const r = await callApi(
+        { node, url: () => url, ...(token ? { token } : {}) },
+        'GET',
+        '/metrics',
+        undefined,
+        1_000,
+      );
+      if (r.kind !== 'answer' || r.status !== 200 || typeof r.body !== 'string') return;
+      const m = parseMetrics(r.body);
+      this.counters.observe(node, Object.fromEntries(names.map((n) => [n, m.sum(n)])));
+    };
+    const jobs: Promise<void>[] = [];
+    if (this.hub.running)
+      jobs.push(scrape('hub', `http://127.0.0.1:${this.hub.httpPort}`, this.hub.token, HUB_COUNTERS));
+    for (const [name, edge] of this.edges) {
+      if (edge.running)
+        jobs.push(scrape(name, `http://127.0.0.1:${edge.httpPort}`, undefined, EDGE_COUNTERS));
+    }
+    await Promise.allSettled(jobs);
+  }
+
+  /** Heals every fault the scenario can make: proxies up, stopped processes continued, every node running. */
+  async heal(): Promise<void> {
+    for (const proxy of this.proxies.values()) {
+      proxy.heal();
+      proxy.setShape({});
+    }
+    resume(this.hub);
+    for (const edge of this.edges.values()) resume(edge);
+    if (!this.hub.running) await this.hub.start();
+    await Promise.all([...this.edges.values()].filter((e) => !e.running).map((e) => e.start()));
+    this.healedAt = Date.now();
+  }
+
+  /**
+   * Waits until every edge's outbox is empty and every table reads the same on the hub and every edge, twice in
+   * a row; resolves with the time since heal (convergence time).
+   */
+  async converge(timeoutMs = 20_000): Promise<number> {
+    const since = this.healedAt ?? Date.now();
+    const deadline = Date.now() + timeoutMs;
+    let stableSince: number | undefined;
+    let last = '';
+    while (Date.now() < deadline) {
+      const state = await this.convergenceState().catch((err: unknown) => `error ${String(err)}`);
+      if (state === 'converged') {
+        stableSince ??= Date.now();
+        // Twice in a row, 300 ms apart: nothing was still in flight.
+        if (Date.now() - stableSince >= 300) return stableSince - since;
+      } else {
+        stableSince = undefined;
+        last = state;
+      }
+      await sleep(100);
+    }
+    throw new WaitTimeoutError(
+      `${this.options.name}: no convergence within ${timeoutMs} ms: ${last}\n${this.kit.tails(15)}`,
+      last,
+    );
+  }
+
+  private async convergenceState(): Promise<string> {
+    for (const [name, edge] of this.edges) {
+      const m = await edge.http.metrics();
+      const backlog = m.sum('tablemesh_backlog_count');
+      if (backlog !== 0) return `${name} backlog ${backlog}`;
+    }
+    for (const table of [KV, EV]) {
+      const digests = await Promise.all(
+        [this.hub, ...this.edges.values()].map(
+          async (n) => [n.name, (await n.http.digest(table)).digest] as const,
+        ),
+      );
+      if (new Set(digests.map((d) => d[1])).size !== 1)
+        return `${table} digests differ: ${JSON.stringify(digests)}`;
+    }
+    return 'converged';
+  }
+
+  /** Every replica's live records of both tables. */
+  async snapshots(): Promise<ReplicaSnapshot[]> {
+    const out: ReplicaSnapshot[] = [];
+    for (const node of [this.hub, ...this.edges.values()]) {
+      for (const table of [KV, EV]) {
+        const records = await node.http.query<Record<string, JsonValue>>(table.replace(/^data\./, ''));
+        out.push({ node: node.name, table, records });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Closes the run: stops the workload, heals, waits for convergence, reads replicas and (hub stopped) the apply
+   * log, runs the checker, prints one JSON line `{"scenario":…}` and returns it with the report.
+   */
+  async finish(extra: Record<string, unknown> = {}): Promise<ScenarioResult> {
+    await this.workload?.stop();
+    this.history.closeOpen();
+    if (this.healedAt === undefined) await this.heal();
+    const convergenceMs = await this.converge();
+    await this.sample();
+    clearInterval(this.sampler);
+    const replicas = await this.snapshots();
+    await this.hub.stop();
+    const feeds: Record<string, FeedEntry[]> = {};
+    for (const table of [KV, EV]) feeds[table] = await readHubFeed(this.hub.storeDir, table);
+    const report = checkHistory({ history: this.history.ops, feeds, replicas, traces: this.traces });
+    const summary = this.history.summary();
+    const edgeApplied = Object.entries(report.appliedPerOrigin)
+      .filter(([origin]) => origin !== 'hub')
+      .reduce((n, [, c]) => n + c, 0);
+    const sent = this.counters.total('tablemesh_publisher_txs_sent_total');
+    const figures: Record<string, unknown> = {
+      scenario: this.options.name,
+      seed: this.options.seed,
+      writesAcked: summary.writesOk,
+      ops: {
+        invoked: summary.invoked,
+        ok: summary.ok,
+        fail: summary.fail,
+        info: summary.info,
+        reads: summary.reads,
+      },
+      http507: summary.statuses['507'] ?? 0,
+      applied: report.appliedPerOrigin,
+      txsSent: sent,
+      resends: Math.max(0, sent - edgeApplied),
+      receiptTimeouts: this.counters.total('tablemesh_publisher_timeouts_total'),
+      duplicatesDropped: this.counters.total('tablemesh_duplicates_total'),
+      gaps: this.counters.total('tablemesh_gaps_total'),
+      transient: this.counters.total('tablemesh_transient_total'),
+      reconnects: this.counters.total('tablemesh_link_connects_total'),
+      convergenceMs,
+      ...countersOf(report),
+      ...this.notes,
+      ...extra,
+    };
+    console.log(JSON.stringify(figures));
+    return { report, figures };
+  }
+}
+
+/** SIGSTOP: the process freezes (its sockets stay open). */
+export function pause(node: EdgeNode | HubNode): void {
+  if (node.pid !== undefined) process.kill(node.pid, 'SIGSTOP');
+}
+
+/** SIGCONT (harmless on a running process). */
+export function resume(node: EdgeNode | HubNode): void {
+  if (node.pid === undefined) return;
+  try {
+    process.kill(node.pid, 'SIGCONT');
+  } catch {
+    // gone
+  }
+}
