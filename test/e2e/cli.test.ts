@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type EdgeNode, type HubNode, Testkit } from '@tablemesh/testkit';
+import { run } from '../../packages/cli/src/program.ts';
 import { type CliRun, runCli } from './_cli.ts';
 
 const kit = new Testkit('tablemesh-cli-');
@@ -51,6 +52,8 @@ after(async () => {
 
 describe('tablemesh CLI against a running hub and edge', () => {
   it('nodes add prints the secret once with a config snippet; add again is 409 (exit 1); list', async () => {
+    // human output (edge2) alongside: the snippet on stdout, the note on stderr
+    const edge2 = cli('nodes', 'add', 'edge2', '--subscribe', 'thresholds');
     const added = await ok<{
       node: { id: string; publish: string[]; subscribe: string[]; connected: boolean };
       secret: string;
@@ -65,18 +68,16 @@ describe('tablemesh CLI against a running hub and edge', () => {
     assert.deepEqual(added.config.hub, { url: added.mqttUrl, username: 'edge1', password: added.secret });
     assert.ok(added.yaml.includes(`password: "${added.secret}"`));
     secret = added.secret;
-    // human output: the snippet on stdout, the note on stderr
-    const human = await cli('nodes', 'add', 'edge2', '--subscribe', 'thresholds');
+    const human = await edge2;
     assert.equal(human.code, 0);
     assert.match(human.stdout, /^nodeId: edge2$/m);
     assert.match(human.stdout, /^ {2}password: "[A-Za-z0-9_-]+"/m);
     assert.match(human.stderr, /enrolled edge2 .*shown this once/);
-    const again = await fails(1, 'nodes', 'add', 'edge1');
+    const [again, { nodes }] = await Promise.all([
+      fails(1, 'nodes', 'add', 'edge1'),
+      ok<{ nodes: { id: string; connected: boolean; hasSecret: boolean }[] }>('nodes', 'list'),
+    ]);
     assert.equal(again.code, 'TM_NODE_EXISTS');
-    const { nodes } = await ok<{ nodes: { id: string; connected: boolean; hasSecret: boolean }[] }>(
-      'nodes',
-      'list',
-    );
     assert.deepEqual(
       nodes.map((n) => [n.id, n.connected, n.hasSecret]),
       [
@@ -89,30 +90,30 @@ describe('tablemesh CLI against a running hub and edge', () => {
   it('tables create/list/describe on the hub; put/get there', async () => {
     const created = await ok<{ message: string }>('tables', 'create', 'thresholds', '--on-hub');
     assert.equal(created.message, "table 'data.thresholds' successfully created.");
-    await ok('put', 'thresholds', 'temp', '{"sensor":"temp","max":30}', '--on-hub');
-    const put = await ok<{ table: string; key: string }>(
-      'put',
-      'thresholds',
-      'humidity',
-      '{"sensor":"humidity","max":80}',
-      '--on-hub',
-    );
+    const [, put] = await Promise.all([
+      ok('put', 'thresholds', 'temp', '{"sensor":"temp","max":30}', '--on-hub'),
+      ok<{ table: string; key: string }>(
+        'put',
+        'thresholds',
+        'humidity',
+        '{"sensor":"humidity","max":80}',
+        '--on-hub',
+      ),
+    ]);
     assert.deepEqual([put.table, put.key], ['data.thresholds', 'humidity']);
-    const { tables } = await ok<{ tables: { schema: string; name: string; record_count: number }[] }>(
-      'tables',
-      'list',
-      '--on-hub',
-    );
+    const [{ tables }, d] = await Promise.all([
+      ok<{ tables: { schema: string; name: string; record_count: number }[] }>('tables', 'list', '--on-hub'),
+      ok<{ hash_attribute: string; record_count: number }>(
+        'tables',
+        'describe',
+        'thresholds',
+        '--hub',
+        `http://127.0.0.1:${hub.httpPort}`,
+      ),
+    ]);
     assert.deepEqual(
       tables.map((t) => [`${t.schema}.${t.name}`, t.record_count]),
       [['data.thresholds', 2]],
-    );
-    const d = await ok<{ hash_attribute: string; record_count: number }>(
-      'tables',
-      'describe',
-      'thresholds',
-      '--hub',
-      `http://127.0.0.1:${hub.httpPort}`,
     );
     assert.deepEqual([d.hash_attribute, d.record_count], ['id', 2]);
   });
@@ -161,8 +162,12 @@ describe('tablemesh CLI against a running hub and edge', () => {
     );
     const removed = await ok<{ removed: string[] }>('subscriptions', 'remove', 'stats');
     assert.deepEqual(removed.removed, ['data.stats']);
-    assert.equal((await fails(5, 'subscriptions', 'remove', 'stats')).code, 'TM_NOT_FOUND');
-    assert.equal((await fails(2, 'subscriptions', 'add', 'x')).code, 'TM_CLI_USAGE');
+    const [notThere, noDirection] = await Promise.all([
+      fails(5, 'subscriptions', 'remove', 'stats'),
+      fails(2, 'subscriptions', 'add', 'x'),
+    ]);
+    assert.equal(notThere.code, 'TM_NOT_FOUND');
+    assert.equal(noDirection.code, 'TM_CLI_USAGE');
     const synced = await ok<{ synced: boolean; backlog: number; feedLag: number }>(
       'sync',
       '--wait',
@@ -170,52 +175,61 @@ describe('tablemesh CLI against a running hub and edge', () => {
       '20s',
     );
     assert.deepEqual([synced.synced, synced.backlog, synced.feedLag], [true, 0, 0]);
-    const temp = await ok<{ id: string; max: number }>('get', 'thresholds', 'temp');
+    const [temp, readOnly] = await Promise.all([
+      ok<{ id: string; max: number }>('get', 'thresholds', 'temp'),
+      // subscribe-only tables are read-only on the edge (409 → exit 1)
+      fails(1, 'put', 'thresholds', 'temp', '{"max":1}'),
+    ]);
     assert.deepEqual([temp.id, temp.max], ['temp', 30]);
-    // subscribe-only tables are read-only on the edge (409 → exit 1)
-    assert.equal((await fails(1, 'put', 'thresholds', 'temp', '{"max":1}')).code, 'TM_READ_ONLY_TABLE');
+    assert.equal(readOnly.code, 'TM_READ_ONLY_TABLE');
   });
 
   it('data: put/patch/get/delete/query on the edge, sync --wait, then diff says same', async () => {
-    const a1 = await ok<{ key: string; seq: number }>('put', 'alerts', 'a1', '{"sensor":"temp","level":3}');
-    assert.deepEqual([a1.key, a1.seq], ['a1', 1]);
-    const created = await ok<{ key: string }>('put', 'alerts', '{"id":"a2","sensor":"hum","level":1}');
+    const [a1, created, gen, stdin] = await Promise.all([
+      ok<{ key: string; seq: number }>('put', 'alerts', 'a1', '{"sensor":"temp","level":3}'),
+      ok<{ key: string }>('put', 'alerts', '{"id":"a2","sensor":"hum","level":1}'),
+      ok<{ key: string }>('put', 'alerts', '{"sensor":"x","level":0}'),
+      runCli(['put', 'alerts', 'a3', '-', '--json'], { env: env(), input: '{"sensor":"temp","level":5}' }),
+    ]);
+    assert.equal(a1.key, 'a1');
+    assert.ok(a1.seq >= 1 && a1.seq <= 4, 'seq in the publish epoch');
     assert.equal(created.key, 'a2');
-    const gen = await ok<{ key: string }>('put', 'alerts', '{"sensor":"x","level":0}');
     assert.match(gen.key, /^[0-9a-f-]{36}$/);
-    const stdin = await runCli(['put', 'alerts', 'a3', '-', '--json'], {
-      env: env(),
-      input: '{"sensor":"temp","level":5}',
-    });
     assert.equal(stdin.code, 0, stdin.stderr);
-    await ok('patch', 'alerts', 'a1', '{"level":4}');
-    const got = await ok<Record<string, unknown>>('get', 'alerts', 'a1');
-    assert.deepEqual([got['sensor'], got['level']], ['temp', 4]);
-    await ok('delete', 'alerts', gen.key);
-    const del2 = await ok<{ transactions: unknown[] }>('delete', 'alerts', 'nope1', 'nope2');
+    const [, , del2] = await Promise.all([
+      ok('patch', 'alerts', 'a1', '{"level":4}'),
+      ok('delete', 'alerts', gen.key),
+      ok<{ transactions: unknown[] }>('delete', 'alerts', 'nope1', 'nope2'),
+    ]);
     assert.equal(del2.transactions.length, 1, 'several ids: one transaction');
-    const found = await ok<{ id: string }[]>('query', 'alerts', 'level.ge=3', '--sort', '-level');
+    const [got, found, human, missing, badJson, confirmed] = await Promise.all([
+      ok<Record<string, unknown>>('get', 'alerts', 'a1'),
+      ok<{ id: string }[]>('query', 'alerts', 'level.ge=3', '--sort', '-level'),
+      cli('query', 'alerts', 'sensor=temp', '--sort', 'id'),
+      fails(5, 'get', 'alerts', 'missing'),
+      fails(2, 'put', 'alerts', 'a9', '{not json'),
+      ok<{ confirmed?: string }>(
+        'put',
+        'alerts',
+        'a4',
+        '{"level":2}',
+        '--confirm',
+        'hub',
+        '--confirm-timeout',
+        '10s',
+      ),
+    ]);
+    assert.deepEqual([got['sensor'], got['level']], ['temp', 4]);
     assert.deepEqual(
       found.map((r) => r.id),
       ['a3', 'a1'],
     );
-    const human = await cli('query', 'alerts', 'sensor=temp', '--sort', 'id');
     assert.equal(human.code, 0);
     assert.match(human.stdout, /^ID +LEVEL +SENSOR$/m);
     assert.match(human.stdout, /^a1 +4 +temp$/m);
     assert.match(human.stdout, /\(2 records\)/);
-    assert.equal((await fails(5, 'get', 'alerts', 'missing')).code, 'TM_NOT_FOUND');
-    assert.equal((await fails(2, 'put', 'alerts', 'a9', '{not json')).code, 'TM_CLI_USAGE');
-    const confirmed = await ok<{ confirmed?: string }>(
-      'put',
-      'alerts',
-      'a4',
-      '{"level":2}',
-      '--confirm',
-      'hub',
-      '--confirm-timeout',
-      '10s',
-    );
+    assert.equal(missing.code, 'TM_NOT_FOUND');
+    assert.equal(badJson.code, 'TM_CLI_USAGE');
     assert.equal(confirmed.confirmed, 'hub');
     assert.equal((await ok<{ synced: boolean }>('sync', '--wait', '--timeout', '20s')).synced, true);
     const same = await ok<{ same: boolean; edge: { count: number }; hub: { count: number } }>(
@@ -227,9 +241,14 @@ describe('tablemesh CLI against a running hub and edge', () => {
 
   it('diff names the keys that differ (exit 6)', async () => {
     // a hub-side write to a table this edge only publishes never comes down; an edge-side one waits for the link
-    await ok('put', 'alerts', 'hubonly', '{"level":9}', '--on-hub');
-    await ok('patch', 'alerts', 'a1', '{"level":7}', '--on-hub');
-    const run = await cli('diff', 'alerts', '--ranges', '16', '--json');
+    await Promise.all([
+      ok('put', 'alerts', 'hubonly', '{"level":9}', '--on-hub'),
+      ok('patch', 'alerts', 'a1', '{"level":7}', '--on-hub'),
+    ]);
+    const [run, human] = await Promise.all([
+      cli('diff', 'alerts', '--ranges', '16', '--json'),
+      cli('diff', 'alerts'),
+    ]);
     assert.equal(run.code, 6, run.stderr);
     const d = run.json<{
       same: boolean;
@@ -240,7 +259,6 @@ describe('tablemesh CLI against a running hub and edge', () => {
     assert.deepEqual(d.keys, { onlyOnEdge: [], onlyOnHub: ['hubonly'], different: ['a1'] });
     assert.ok(d.differingRanges.length >= 1 && d.differingRanges.length <= 2);
     assert.equal(run.errorJson().code, 'TM_DIFFERENT');
-    const human = await cli('diff', 'alerts');
     assert.equal(human.code, 6);
     assert.match(
       human.stdout,
@@ -251,6 +269,12 @@ describe('tablemesh CLI against a running hub and edge', () => {
   });
 
   it('status: JSON and the human table on the edge and on the hub; --watch refreshes', async () => {
+    const others = Promise.all([
+      cli('status'),
+      cli('status', '--on-hub'),
+      cli('status', '--watch', '100ms', '--count', '3', '--json'),
+      cli('status', '--watch', '100ms', '--count', '2'),
+    ]);
     const s = await ok<{
       role: string;
       synced: boolean;
@@ -275,7 +299,7 @@ describe('tablemesh CLI against a running hub and edge', () => {
       s.subscribed.map((x) => [x.table, x.phase, x.lag]),
       [['data.thresholds', 'live', 0]],
     );
-    const human = await cli('status');
+    const [human, hubHuman, watch, watchHuman] = await others;
     assert.equal(human.code, 0, human.stderr);
     assert.match(
       human.stdout,
@@ -306,7 +330,6 @@ describe('tablemesh CLI against a running hub and edge', () => {
     );
     const alerts = h.tables.find((t) => t.table === 'data.alerts');
     assert.ok(alerts && alerts.feedHead >= 8, JSON.stringify(h.tables));
-    const hubHuman = await cli('status', '--on-hub');
     assert.equal(hubHuman.code, 0);
     assert.match(hubHuman.stdout, /^hub hub \(epoch [0-9a-f]{8}\) · mqtt tcp \d+ · nodes connected 1 of 2$/m);
     assert.match(hubHuman.stdout, /^NODE +CONNECTED +LAST SEEN +PUBLISH +SUBSCRIBE$/m);
@@ -315,12 +338,10 @@ describe('tablemesh CLI against a running hub and edge', () => {
     assert.match(hubHuman.stdout, /^TABLE +FEED HEAD +APPLIED TX\/S$/m);
     assert.match(hubHuman.stdout, /^data\.alerts +\d+ +\S+$/m);
 
-    const watch = await cli('status', '--watch', '100ms', '--count', '3', '--json');
     assert.equal(watch.code, 0, watch.stderr);
     const lines = watch.stdout.trim().split('\n');
     assert.equal(lines.length, 3);
     for (const line of lines) assert.equal((JSON.parse(line) as { role: string }).role, 'edge');
-    const watchHuman = await cli('status', '--watch', '100ms', '--count', '2');
     assert.equal(watchHuman.stdout.match(/^edge edge1 /gm)?.length, 2);
   });
 
@@ -341,10 +362,12 @@ describe('tablemesh CLI against a running hub and edge', () => {
       list[0]!.ops.map((o) => o.key),
       ['big'],
     );
-    const s = await ok<{ published: { quarantined: number; lastError: string }[] }>('status');
+    const [s, human] = await Promise.all([
+      ok<{ published: { quarantined: number; lastError: string }[] }>('status'),
+      cli('quarantine', 'list'),
+    ]);
     assert.equal(s.published[0]!.quarantined, 1);
     assert.match(s.published[0]!.lastError, /^TM_RECORD_TOO_LARGE: /);
-    const human = await cli('quarantine', 'list');
     assert.match(human.stdout, /^ID +OPS +KEYS +CODE +MESSAGE +AGE$/m);
     assert.match(human.stdout, /TM_RECORD_TOO_LARGE/);
     const retried = await ok<{ retried: { id: string; retried: { table: string; seq: number } }[] }>(
@@ -364,10 +387,15 @@ describe('tablemesh CLI against a running hub and edge', () => {
     );
     const dropped = await ok<{ dropped: string[] }>('quarantine', 'drop', '--all');
     assert.deepEqual(dropped.dropped, [again[0]!.id]);
-    assert.deepEqual((await ok<{ quarantined: unknown[] }>('quarantine', 'list')).quarantined, []);
-    assert.equal((await fails(5, 'quarantine', 'drop', again[0]!.id)).code, 'TM_NOT_FOUND');
-    assert.equal((await fails(2, 'quarantine', 'retry')).code, 'TM_CLI_USAGE');
-    await ok('delete', 'alerts', 'big');
+    const [after, dropAgain, retryNothing] = await Promise.all([
+      ok<{ quarantined: unknown[] }>('quarantine', 'list'),
+      fails(5, 'quarantine', 'drop', again[0]!.id),
+      fails(2, 'quarantine', 'retry'),
+      ok('delete', 'alerts', 'big'),
+    ]);
+    assert.deepEqual(after.quarantined, []);
+    assert.equal(dropAgain.code, 'TM_NOT_FOUND');
+    assert.equal(retryNothing.code, 'TM_CLI_USAGE');
   });
 
   it('nodes revoke holds the outbox (sync --wait times out, exit 6); grant releases it', async () => {
@@ -393,9 +421,8 @@ describe('tablemesh CLI against a running hub and edge', () => {
       [['data.alerts', 'TM_NOT_GRANTED']],
     );
     assert.equal(run.errorJson().code, 'TM_NOT_SYNCED');
-    const human = await cli('status');
+    const [human, plain] = await Promise.all([cli('status'), cli('sync')]);
     assert.match(human.stdout, /^data\.alerts +1 +.* held: TM_NOT_GRANTED: /m);
-    const plain = await cli('sync');
     assert.equal(plain.code, 6);
     assert.match(plain.stdout, /^not synced: backlog 1 tx/m);
     const granted = await ok<{ node: { publish: string[] } }>(
@@ -411,14 +438,16 @@ describe('tablemesh CLI against a running hub and edge', () => {
   });
 
   it('nodes rotate and remove (on edge2); tables create/drop on the edge', async () => {
-    const rotated = await ok<{ secret: string; node: { id: string } }>('nodes', 'rotate', 'edge2');
-    assert.equal(rotated.node.id, 'edge2');
-    assert.match(rotated.secret, /^[A-Za-z0-9_-]{40,}$/);
-    assert.deepEqual(await ok('nodes', 'remove', 'edge2'), {
-      removed: 'edge2',
-      message: "node 'edge2' removed and disconnected",
-    });
-    assert.equal((await fails(5, 'nodes', 'remove', 'edge2')).code, 'TM_NOT_FOUND');
+    const nodes = (async () => {
+      const rotated = await ok<{ secret: string; node: { id: string } }>('nodes', 'rotate', 'edge2');
+      assert.equal(rotated.node.id, 'edge2');
+      assert.match(rotated.secret, /^[A-Za-z0-9_-]{40,}$/);
+      assert.deepEqual(await ok('nodes', 'remove', 'edge2'), {
+        removed: 'edge2',
+        message: "node 'edge2' removed and disconnected",
+      });
+      assert.equal((await fails(5, 'nodes', 'remove', 'edge2')).code, 'TM_NOT_FOUND');
+    })();
     const t = await ok<{ message: string }>(
       'tables',
       'create',
@@ -429,44 +458,49 @@ describe('tablemesh CLI against a running hub and edge', () => {
       '3600',
     );
     assert.equal(t.message, "table 'data.sensor_data' successfully created.");
-    const d = await ok<{ indexes: string[][]; expiration: number }>('tables', 'describe', 'sensor_data');
+    const [d, exists, human] = await Promise.all([
+      ok<{ indexes: string[][]; expiration: number }>('tables', 'describe', 'sensor_data'),
+      fails(1, 'tables', 'create', 'sensor_data'),
+      cli('tables', 'list'),
+    ]);
     assert.deepEqual([d.indexes, d.expiration], [[['sensor', 'ts']], 3600]);
-    assert.equal((await fails(1, 'tables', 'create', 'sensor_data')).code, 'TM_TABLE_EXISTS');
-    assert.match((await ok<{ message: string }>('tables', 'drop', 'sensor_data')).message, /sensor_data/);
-    assert.equal((await fails(5, 'tables', 'describe', 'sensor_data')).code, 'TM_UNKNOWN_TABLE');
-    const human = await cli('tables', 'list');
+    assert.equal(exists.code, 'TM_TABLE_EXISTS');
     assert.match(human.stdout, /^TABLE +PRIMARY KEY +RECORDS +INDEXES +REPLICATION +EXPIRATION$/m);
     assert.match(human.stdout, /^data\.alerts +id +\d+ +- +publish +-$/m);
     assert.match(human.stdout, /^data\.thresholds +id +2 +- +subscribe +-$/m);
+    assert.match(human.stdout, /^data\.sensor_data +id +0 +\(sensor,ts\) +local +3600s$/m);
+    assert.match((await ok<{ message: string }>('tables', 'drop', 'sensor_data')).message, /sensor_data/);
+    assert.equal((await fails(5, 'tables', 'describe', 'sensor_data')).code, 'TM_UNKNOWN_TABLE');
+    await nodes;
   });
 
   it('errors say what to do: unreachable (3), bad token (4), usage (2)', async () => {
-    const down = await runCli(['status', '--json', '--edge', 'http://127.0.0.1:1'], { env: env() });
+    const [down, human, bad, usage, help] = await Promise.all([
+      runCli(['status', '--json', '--edge', 'http://127.0.0.1:1'], { env: env() }),
+      runCli(['nodes', 'list', '--hub', 'http://127.0.0.1:1'], { env: env() }),
+      runCli(['nodes', 'list', '--json', '--token', 'wrong-token-0123456789'], { env: env() }),
+      cli('frobnicate'),
+      cli('sync', '--help'),
+    ]);
     assert.equal(down.code, 3);
     assert.match(
       down.errorJson().error,
       /^edge not reachable at http:\/\/127\.0\.0\.1:1 .*tablemesh-edge --help/,
     );
-    const human = await runCli(['nodes', 'list', '--hub', 'http://127.0.0.1:1'], { env: env() });
     assert.equal(human.code, 3);
     assert.match(
       human.stderr,
       /^tablemesh: hub not reachable at http:\/\/127\.0\.0\.1:1 .*is tablemesh-hub running\?/,
     );
-    const bad = await runCli(['nodes', 'list', '--json', '--token', 'wrong-token-0123456789'], {
-      env: env(),
-    });
     assert.equal(bad.code, 4);
     assert.match(bad.errorJson().error, /--token or TABLEMESH_TOKEN/);
-    const usage = await cli('frobnicate');
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /unknown command 'frobnicate'/);
-    const help = await cli('sync', '--help');
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Examples?:\n {2}\$ tablemesh sync --wait/);
   });
 
-  it('every command has --help with an example', async () => {
+  it('every command has --help with an example (in process: the same program as the binary)', async () => {
     const commands = [
       ['subscriptions', 'list'],
       ['subscriptions', 'add'],
@@ -495,11 +529,12 @@ describe('tablemesh CLI against a running hub and edge', () => {
       ['certs', 'init'],
       ['certs', 'issue'],
     ];
-    const runs = await Promise.all(commands.map((c) => cli(...c, '--help')));
-    runs.forEach((run, i) => {
-      assert.equal(run.code, 0, commands[i]!.join(' '));
-      assert.match(run.stdout, new RegExp(`\\$ tablemesh ${commands[i]![0]}`), commands[i]!.join(' '));
-    });
+    for (const c of commands) {
+      const chunks: string[] = [];
+      const io = { stdout: (t: string) => chunks.push(t), stderr: () => {}, isTTY: false, env: {} };
+      assert.equal(await run([...c, '--help'], io), 0, c.join(' '));
+      assert.match(chunks.join(''), new RegExp(`Examples?:\\n {2}\\$ tablemesh ${c[0]}`), c.join(' '));
+    }
   });
 
   it('certs init/issue: a CA and a node certificate with CN = node id, signed by it', async () => {

@@ -16,9 +16,11 @@ function cellText(c: Cell): string {
 /** A plain-text table: upper-case headers, columns padded with two spaces, numbers right-aligned. */
 export function table(headers: readonly string[], rows: readonly (readonly Cell[])[]): string {
   const text = rows.map((r) => headers.map((_, i) => cellText(r[i])));
+  // a column of numbers (and blanks) is right-aligned
   const numeric = headers.map(
     (_, i) =>
-      rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || r[i] === null || r[i] === undefined),
+      rows.some((r) => typeof r[i] === 'number') &&
+      rows.every((r) => typeof r[i] === 'number' || r[i] === null || r[i] === undefined),
   );
   const widths = headers.map((h, i) => Math.max(h.length, ...text.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]) =>

@@ -92,7 +92,7 @@ Examples:
       const result = { table: t, same, edge: e, hub: h, ranges: n, differingRanges, keys: diff, truncated };
       ctx.print(result, () => {
         if (same)
-          return `${t}: same on the edge and the hub (${e.count} records, digest ${e.digest.slice(0, 12)})`;
+          return `${t}: same on the edge and the hub (${e.count} record${e.count === 1 ? '' : 's'}, digest ${e.digest.slice(0, 12)})`;
         const rows = [
           ...diff.onlyOnEdge.map((k) => [k, 'only on the edge']),
           ...diff.onlyOnHub.map((k) => [k, 'only on the hub']),

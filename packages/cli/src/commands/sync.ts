@@ -75,7 +75,7 @@ Examples:
         const text = line(s);
         if (io.isTTY) {
           io.stderr(`\r\x1b[K${progressBar(most === 0 ? 1 : 1 - left / most)}  ${text}${final ? '\n' : ''}`);
-        } else if (final || (text !== lastLine && Date.now() - lastPrint >= 1_000)) {
+        } else if (!final && text !== lastLine && Date.now() - lastPrint >= 1_000) {
           io.stderr(`sync: ${text}\n`);
           lastLine = text;
           lastPrint = Date.now();
