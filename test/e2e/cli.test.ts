@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type EdgeNode, type HubNode, Testkit } from '@tablemesh/testkit';
 import { run } from '../../packages/cli/src/program.ts';
-import { type CliRun, runCli } from './_cli.ts';
+import { type CliRun, closedPort, runCli } from './_cli.ts';
 
 const kit = new Testkit('tablemesh-cli-');
 let hub: HubNode;
@@ -475,9 +475,10 @@ describe('tablemesh CLI against a running hub and edge', () => {
   });
 
   it('errors say what to do: unreachable (3), bad token (4), usage (2)', async () => {
+    const nobody = `http://127.0.0.1:${await closedPort()}`;
     const [down, human, bad, usage, help] = await Promise.all([
-      runCli(['status', '--json', '--edge', 'http://127.0.0.1:1'], { env: env() }),
-      runCli(['nodes', 'list', '--hub', 'http://127.0.0.1:1'], { env: env() }),
+      runCli(['status', '--json', '--edge', nobody], { env: env() }),
+      runCli(['nodes', 'list', '--hub', nobody], { env: env() }),
       runCli(['nodes', 'list', '--json', '--token', 'wrong-token-0123456789'], { env: env() }),
       cli('frobnicate'),
       cli('sync', '--help'),
@@ -485,12 +486,12 @@ describe('tablemesh CLI against a running hub and edge', () => {
     assert.equal(down.code, 3);
     assert.match(
       down.errorJson().error,
-      /^edge not reachable at http:\/\/127\.0\.0\.1:1 .*tablemesh-edge --help/,
+      /^edge not reachable at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): .*tablemesh-edge --help/,
     );
     assert.equal(human.code, 3);
     assert.match(
       human.stderr,
-      /^tablemesh: hub not reachable at http:\/\/127\.0\.0\.1:1 .*is tablemesh-hub running\?/,
+      /^tablemesh: hub not reachable at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): is tablemesh-hub running\?/,
     );
     assert.equal(bad.code, 4);
     assert.match(bad.errorJson().error, /--token or TABLEMESH_TOKEN/);
