@@ -499,6 +499,17 @@ describe('tablemesh CLI against a running hub and edge', () => {
     assert.match(usage.stderr, /unknown command 'frobnicate'/);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Examples?:\n {2}\$ tablemesh sync --wait/);
+    // offline-first: with its hub down, the edge still takes a subscription; the CLI says what it did not check
+    const offline = await runCli(['subscriptions', 'add', 'offline_t', '--subscribe', '--json'], {
+      env: { ...env(), TABLEMESH_HUB: nobody },
+    });
+    assert.equal(offline.code, 0, offline.stderr);
+    const added = offline.json<{ added: string[]; warnings: string[] }>();
+    assert.deepEqual(added.added, ['data.offline_t']);
+    assert.match(added.warnings[0]!, /^not checked against the hub: hub not reachable at /);
+    assert.deepEqual((await ok<{ removed: string[] }>('subscriptions', 'remove', 'offline_t')).removed, [
+      'data.offline_t',
+    ]);
   });
 
   it('every command has --help with an example (in process: the same program as the binary)', async () => {

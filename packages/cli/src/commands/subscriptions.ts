@@ -207,12 +207,18 @@ Examples:
         const edge = ctx.edge();
         const tables = [...new Set(names.map(qualified))];
         const before = await readSubscriptions(edge);
-        const checked = hubConfigured(ctx)
-          ? await checkHub(ctx, edge, before.node, tables, {
-              publish: o.publish === true,
-              subscribe: o.subscribe === true,
-            })
-          : undefined;
+        let checked: { created: string[]; warnings: string[] } | undefined;
+        if (hubConfigured(ctx)) {
+          const want = { publish: o.publish === true, subscribe: o.subscribe === true };
+          checked = await checkHub(ctx, edge, before.node, tables, want).catch((err: unknown) => {
+            // offline-first: the edge takes subscriptions without its hub; say what was not checked
+            const skip =
+              err instanceof CliError &&
+              (err.exitCode === EXIT.UNREACHABLE || err.exitCode === EXIT.UNAUTHORIZED);
+            if (!skip) throw err;
+            return { created: [], warnings: [`not checked against the hub: ${(err as Error).message}`] };
+          });
+        }
         const nodeName = before.hub?.name ?? 'hub';
         const existing = new Map(before.subscriptions.map((s) => [s.table, s]));
         const entry = (t: string) => {
