@@ -92,6 +92,7 @@ async function lag({ hub, a, b }) {
   let sent = 0;
   let done = 0;
   let errors = 0;
+  const firstErrors = [];
   const startedAt = performance.now();
   const load = (async () => {
     // Paced in 10 ms ticks: RATE/100 PUTs per tick, without waiting for their answers.
@@ -106,7 +107,10 @@ async function lag({ hub, a, b }) {
         const p = a.http
           .put('load', `l${sent % 5_000}`, { n: sent, t: Date.now() })
           .then(() => done++)
-          .catch(() => errors++)
+          .catch((err) => {
+            errors++;
+            if (firstErrors.length < 3) firstErrors.push(String(err.message ?? err).slice(0, 200));
+          })
           .finally(() => inflight.delete(p));
         inflight.add(p);
         sent++;
@@ -149,6 +153,7 @@ async function lag({ hub, a, b }) {
     offered: sent / seconds,
     completed: done / seconds,
     errors,
+    firstErrors,
     samples: bLags.length,
     hub: { p50: pct(hubLags, 50), p99: pct(hubLags, 99) },
     b: { p50: pct(bLags, 50), p99: pct(bLags, 99) },
@@ -200,6 +205,7 @@ try {
     notes: [
       `${lg.samples} lag probes after a ${WARMUP_MS} ms warm-up, polled every ~1 ms over HTTP (adds ~0.5 ms); ${lg.errors} load errors`,
       'fsync on every node (durability: fsync); hub and both edges share this machine',
+      ...lg.firstErrors.map((e) => `load error: ${e}`),
     ],
   });
 } finally {
