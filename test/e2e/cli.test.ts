@@ -474,6 +474,30 @@ describe('tablemesh CLI against a running hub and edge', () => {
     await nodes;
   });
 
+  it("subscriptions add creates a published table from the hub's definition (its primary key)", async () => {
+    await Promise.all([
+      ok('tables', 'create', 'readings', '--primary-key', 'rid', '--index', 'sensor', '--on-hub'),
+      ok('nodes', 'grant', 'edge1', 'readings', '--publish'),
+    ]);
+    const added = await ok<{ added: string[]; createdLocally: string[]; warnings: string[] }>(
+      'subscriptions',
+      'add',
+      'readings',
+      '--publish',
+    );
+    assert.deepEqual(added, {
+      ...added,
+      added: ['data.readings'],
+      createdLocally: ['data.readings'],
+      warnings: [],
+    });
+    const d = await ok<{ hash_attribute: string; indexes: string[][] }>('tables', 'describe', 'readings');
+    assert.deepEqual([d.hash_attribute, d.indexes], ['rid', [['sensor']]]);
+    await ok('put', 'readings', '{"rid":"r1","sensor":"temp"}');
+    assert.equal((await ok<{ synced: boolean }>('sync', '--wait', '--timeout', '20s')).synced, true);
+    assert.equal((await ok<{ rid: string }>('get', 'readings', 'r1', '--on-hub')).rid, 'r1');
+  });
+
   it('errors say what to do: unreachable (3), bad token (4), usage (2)', async () => {
     const nobody = `http://127.0.0.1:${await closedPort()}`;
     const [down, human, bad, usage, help] = await Promise.all([
