@@ -11,7 +11,7 @@ import { backlog, putMany, sameDigest } from './_helpers.ts';
 
 const N = 5_000; // per writer and table: 2 × 5k = 10k transactions in each offline phase
 
-describe('offline edge and offline hub (10k transactions each way)', { timeout: 90_000 }, () => {
+describe('offline edge and offline hub (10k transactions each way)', { timeout: 60_000 }, () => {
   it('catches up after an edge restart, delivers after a hub restart, applies each transaction once', async (t) => {
     const kit = useTestkit(t);
     const hub = await kit.startHub({
