@@ -1,5 +1,5 @@
 // Shared helpers of the benchmark scripts: timing, medians, fresh LevelDB dirs, a sensor-like row, output.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -49,7 +49,8 @@ export function report(result) {
 
 /** Human-readable table of one scenario report. */
 export function printTable(result) {
-  const fmt = (n) => Math.round(n).toLocaleString('en-US');
+  const fmt = (n) =>
+    Math.abs(n) < 100 ? n.toFixed(Math.abs(n) < 10 ? 2 : 1) : Math.round(n).toLocaleString('en-US');
   console.log(`\n${result.scenario} (${result.runsPerMeasure} runs × ${result.runMs} ms, median)`);
   const rows = result.measures.map((m) => [
     m.name,
@@ -76,4 +77,34 @@ function printRows(header, rows) {
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows) console.log(line(r));
+}
+
+/** RSS now and its peak (VmHWM) of a process, in MB, from /proc (Linux). */
+export function rssOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}
+
+/** `count` records in `/_batch` requests of `perRequest` puts from `clients` concurrent clients; keys `${prefix}${i}`. */
+export async function loadRecords(
+  edge,
+  table,
+  { count, perRequest = 100, clients = 8, prefix = 'r', from = 0 },
+) {
+  const requests = Math.ceil(count / perRequest);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < requests) {
+        const r = next++;
+        const ops = [];
+        for (let j = 0; j < perRequest && r * perRequest + j < count; j++) {
+          const i = from + r * perRequest + j;
+          ops.push({ kind: 'put', key: `${prefix}${i}`, attrs: sensorRow(i) });
+        }
+        await edge.http.batch([{ table, ops }]);
+      }
+    }),
+  );
 }
