@@ -55,9 +55,9 @@ export function printTable(result) {
   const rows = result.measures.map((m) => [
     m.name,
     `${fmt(m.median)} ${m.unit}`,
-    m.runs.map(fmt).join(' / '),
+    m.runs.length > 1 ? `${fmt(Math.min(...m.runs))}–${fmt(Math.max(...m.runs))}` : '(1 run)',
   ]);
-  printRows(['measure', 'median', 'runs'], rows);
+  printRows(['measure', 'median', 'min–max'], rows);
   if (result.targets.length > 0) {
     console.log('');
     const trows = result.targets.map((t) => [

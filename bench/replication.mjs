@@ -7,7 +7,7 @@
 // Needs `npm run build` (uses packages/testkit/dist). Run: node bench/replication.mjs [--json]
 // Knobs: BENCH_RECORDS (100000), BENCH_CLIENTS (8), BENCH_LAG_MS (12000), BENCH_RATE (1000 tx/s).
 import { Testkit, waitFor } from '../packages/testkit/dist/index.js';
-import { report, sensorRow } from './_lib.mjs';
+import { report, rssOf, sensorRow } from './_lib.mjs';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 100_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
@@ -166,6 +166,12 @@ process.once('SIGINT', onSignal);
 try {
   const nodes = await cluster(kit);
   const tp = await throughput(nodes);
+  // Peak RSS (VmHWM) so far: the throughput phase is the heaviest of this scenario (SPEC §10: ≤ 150 MB).
+  const peak = {
+    a: rssOf(nodes.a.pid).peakMb,
+    b: rssOf(nodes.b.pid).peakMb,
+    hub: rssOf(nodes.hub.pid).peakMb,
+  };
   const lg = await lag(nodes);
   const measure = (name, unit, value) => ({ name, unit, median: value, runs: [value] });
   report({
@@ -186,6 +192,9 @@ try {
       measure('lag A commit → hub serves it, p99', 'ms', lg.hub.p99),
       measure('lag A commit → edge B serves it, p50', 'ms', lg.b.p50),
       measure('lag A commit → edge B serves it, p99', 'ms', lg.b.p99),
+      measure('edge A peak RSS under the throughput load', 'MB', peak.a),
+      measure('edge B peak RSS under the throughput load', 'MB', peak.b),
+      measure('hub peak RSS under the throughput load', 'MB', peak.hub),
     ],
     targets: [
       {
@@ -195,6 +204,12 @@ try {
         pass: tp.hub >= 25_000,
       },
       { name: 'lag A → B p50: 5 ms budget ÷ measured', value: 5 / lg.b.p50, target: 1, pass: lg.b.p50 <= 5 },
+      {
+        name: 'edge A peak RSS: 150 MB budget ÷ measured',
+        value: 150 / peak.a,
+        target: 1,
+        pass: peak.a <= 150,
+      },
       {
         name: 'lag A → B p99: 30 ms budget ÷ measured',
         value: 30 / lg.b.p99,
