@@ -141,6 +141,52 @@ function publishedView(st: OutboxStats, drain: number | null, lastError: string 
   };
 }
 
+/** The quarantine routes (I11): list, retry (a new transaction, then wake the publisher), drop. */
+async function handleQuarantine(
+  deps: EdgeStatusDeps,
+  req: RestRequest,
+  segments: readonly string[],
+): Promise<RestResponse> {
+  const method = req.method.toUpperCase();
+  const [, id, action] = segments;
+  if (id === undefined) {
+    if (method !== 'GET') return notAllowed('GET');
+    const table = req.query.get('table') ?? undefined;
+    const list = await deps.outbox.listQuarantine(table);
+    return {
+      status: 200,
+      body: {
+        quarantined: list.map((q) => ({
+          id: q.id,
+          table: q.table,
+          epoch: q.epoch,
+          seq: q.seq,
+          code: q.code,
+          message: q.message,
+          quarantinedMs: q.quarantinedMs,
+          stamp: q.txn.stamp,
+          ops: q.txn.ops,
+        })),
+      },
+    };
+  }
+  if (action === 'retry' && segments.length === 3) {
+    if (method !== 'POST') return notAllowed('POST');
+    const txn = await deps.outbox.retryQuarantined(id);
+    deps.notify?.();
+    return {
+      status: 200,
+      body: { id, retried: { table: txn.table, epoch: txn.stamp.epoch, seq: txn.seq, stamp: txn.stamp } },
+    };
+  }
+  if (action === undefined) {
+    if (method !== 'DELETE') return notAllowed('DELETE');
+    await deps.outbox.dropQuarantined(id);
+    return { status: 200, body: { id, dropped: true } };
+  }
+  throw new TmError('TM_NOT_FOUND', `no route ${req.path}; see GET /_quarantine`);
+}
+
 /** Builds the status routes; starts the drain sampler (an unref'd timer). */
 export function makeEdgeStatus(deps: EdgeStatusDeps): EdgeStatus {
   const now = deps.now ?? Date.now;
@@ -212,47 +258,6 @@ export function makeEdgeStatus(deps: EdgeStatusDeps): EdgeStatus {
     };
   }
 
-  async function quarantine(req: RestRequest, segments: string[]): Promise<RestResponse> {
-    const method = req.method.toUpperCase();
-    const [, id, action] = segments;
-    if (id === undefined) {
-      if (method !== 'GET') return notAllowed('GET');
-      const table = req.query.get('table') ?? undefined;
-      const list = await deps.outbox.listQuarantine(table);
-      return {
-        status: 200,
-        body: {
-          quarantined: list.map((q) => ({
-            id: q.id,
-            table: q.table,
-            epoch: q.epoch,
-            seq: q.seq,
-            code: q.code,
-            message: q.message,
-            quarantinedMs: q.quarantinedMs,
-            stamp: q.txn.stamp,
-            ops: q.txn.ops,
-          })),
-        },
-      };
-    }
-    if (action === 'retry' && segments.length === 3) {
-      if (method !== 'POST') return notAllowed('POST');
-      const txn = await deps.outbox.retryQuarantined(id);
-      deps.notify?.();
-      return {
-        status: 200,
-        body: { id, retried: { table: txn.table, epoch: txn.stamp.epoch, seq: txn.seq, stamp: txn.stamp } },
-      };
-    }
-    if (action === undefined) {
-      if (method !== 'DELETE') return notAllowed('DELETE');
-      await deps.outbox.dropQuarantined(id);
-      return { status: 200, body: { id, dropped: true } };
-    }
-    throw new TmError('TM_NOT_FOUND', `no route ${req.path}; see GET /_quarantine`);
-  }
-
   function wrap(rest: RestDeps, onInternalError?: (err: unknown) => void) {
     const inner: RestDeps = { role: 'edge', ...(onInternalError ? { onInternalError } : {}), ...rest };
     return async (req: RestRequest): Promise<RestResponse> => {
@@ -260,7 +265,7 @@ export function makeEdgeStatus(deps: EdgeStatusDeps): EdgeStatus {
       if (segments[0] !== '_status' && segments[0] !== '_quarantine') return handleRest(inner, req);
       try {
         const parts = segments.map((s) => decodeURIComponent(s));
-        if (parts[0] === '_quarantine') return await quarantine(req, parts);
+        if (parts[0] === '_quarantine') return await handleQuarantine(deps, req, parts);
         if (parts.length !== 1) throw new TmError('TM_NOT_FOUND', `no route ${req.path}; see GET /_status`);
         if (req.method.toUpperCase() !== 'GET') return notAllowed('GET');
         return { status: 200, body: await snapshot() };

@@ -13,6 +13,9 @@ import { contextOf, type Io } from '../context.js';
 import { CliError, EXIT, usage } from '../errors.js';
 import { list } from '../format.js';
 
+/** openssl arguments for a new EC P-256 key without a passphrase. */
+const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+
 /** Node (and CA file) names: SPEC §3 names. */
 const NODE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
@@ -81,23 +84,62 @@ function sanOf(node: string, hosts: readonly string[]): string {
   return [...new Set(entries)].join(',');
 }
 
-/** `certs …`. */
-export function makeCertsCommand(io: Io): Command {
-  const cmd = new Command('certs')
-    .description('a development CA and node certificates for TLS and mutual TLS (CN = node id)')
-    .addHelpText(
-      'after',
-      `
-Files (PEM): DIR/ca.pem + DIR/ca-key.pem; DIR/<node>.pem + DIR/<node>-key.pem. For production, use your own PKI.
+/** What signNodeCertificate needs (paths are absolute). */
+interface SignInput {
+  readonly dir: string;
+  readonly caCert: string;
+  readonly caKey: string;
+  readonly node: string;
+  readonly hosts: readonly string[];
+  readonly days: string;
+  readonly cert: string;
+  readonly key: string;
+}
 
-Examples:
-  $ tablemesh certs init --dir ./certs
-  $ tablemesh certs issue hub --dir ./certs --host hub.example.com --host 127.0.0.1
-  $ tablemesh certs issue edge1 --dir ./certs`,
-    );
+/** A new EC key and a certificate for it with CN = node, signed by the CA (CSR and extension file removed after). */
+async function signNodeCertificate(input: SignInput): Promise<void> {
+  const { dir, caCert, caKey, node, cert, key } = input;
+  const tmp = join(dir, `.${node}-${randomBytes(4).toString('hex')}`);
+  const csr = `${tmp}.csr`;
+  const ext = `${tmp}.ext`;
+  writeFileSync(
+    ext,
+    [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth,clientAuth',
+      `subjectAltName=${sanOf(node, input.hosts)}`,
+      '',
+    ].join('\n'),
+  );
+  try {
+    await openssl(['req', '-new', ...EC_KEY, '-keyout', key, '-out', csr, '-subj', `/CN=${node}`], dir);
+    chmodSync(key, 0o600);
+    const serial = `0x${randomBytes(16)
+      .toString('hex')
+      .replace(/^[89a-f]/, '1')}`; // positive, 128 bits
+    const sign = [
+      '-CA',
+      caCert,
+      '-CAkey',
+      caKey,
+      '-set_serial',
+      serial,
+      '-days',
+      input.days,
+      '-extfile',
+      ext,
+    ];
+    await openssl(['x509', '-req', '-in', csr, ...sign, '-out', cert], dir);
+  } finally {
+    rmSync(csr, { force: true });
+    rmSync(ext, { force: true });
+  }
+}
 
-  cmd
-    .command('init')
+/** `certs init`. */
+function makeCertsInitCommand(io: Io): Command {
+  return new Command('init')
     .description('create a development CA (ca.pem, ca-key.pem)')
     .option('-d, --dir <dir>', 'where to write the files', 'certs')
     .option('--days <n>', 'validity in days', '3650')
@@ -111,31 +153,15 @@ Examples:
       const cert = join(dir, 'ca.pem');
       const key = join(dir, 'ca-key.pem');
       refuseOverwrite([cert, key], o.force);
-      await openssl(
-        [
-          'req',
-          '-x509',
-          '-new',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:P-256',
-          '-nodes',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-          '-days',
-          days(o.days),
-          '-subj',
-          `/CN=${o.name.replace(/[/\\]/g, '')}`,
-          '-addext',
-          'basicConstraints=critical,CA:TRUE',
-          '-addext',
-          'keyUsage=critical,keyCertSign,cRLSign',
-        ],
-        dir,
-      );
+      const ca = [
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+      ];
+      const subject = `/CN=${o.name.replace(/[/\\]/g, '')}`;
+      const out = ['-keyout', key, '-out', cert, '-days', days(o.days), '-subj', subject];
+      await openssl(['req', '-x509', '-new', ...EC_KEY, ...out, ...ca], dir);
       chmodSync(key, 0o600);
       const info = describeCert(cert);
       ctx.print({ cert: info, key }, () =>
@@ -149,9 +175,11 @@ Examples:
         ].join('\n'),
       );
     });
+}
 
-  cmd
-    .command('issue')
+/** `certs issue`. */
+function makeCertsIssueCommand(io: Io): Command {
+  return new Command('issue')
     .description('a certificate for a node (CN = node id), signed by the CA; for clients and servers')
     .argument('<node>', 'node id (the hub too: `tablemesh certs issue hub --host hub.example.com`)')
     .option('-d, --dir <dir>', 'the CA directory, where the files are written', 'certs')
@@ -191,66 +219,7 @@ Examples:
         const cert = join(dir, `${node}.pem`);
         const key = join(dir, `${node}-key.pem`);
         refuseOverwrite([cert, key], o.force);
-        const tmp = join(dir, `.${node}-${randomBytes(4).toString('hex')}`);
-        const csr = `${tmp}.csr`;
-        const ext = `${tmp}.ext`;
-        writeFileSync(
-          ext,
-          [
-            'basicConstraints=critical,CA:FALSE',
-            'keyUsage=critical,digitalSignature,keyEncipherment',
-            'extendedKeyUsage=serverAuth,clientAuth',
-            `subjectAltName=${sanOf(node, o.host)}`,
-            '',
-          ].join('\n'),
-        );
-        try {
-          await openssl(
-            [
-              'req',
-              '-new',
-              '-newkey',
-              'ec',
-              '-pkeyopt',
-              'ec_paramgen_curve:P-256',
-              '-nodes',
-              '-keyout',
-              key,
-              '-out',
-              csr,
-              '-subj',
-              `/CN=${node}`,
-            ],
-            dir,
-          );
-          chmodSync(key, 0o600);
-          await openssl(
-            [
-              'x509',
-              '-req',
-              '-in',
-              csr,
-              '-CA',
-              caCert,
-              '-CAkey',
-              caKey,
-              '-set_serial',
-              `0x${randomBytes(16)
-                .toString('hex')
-                .replace(/^[89a-f]/, '1')}`,
-              '-days',
-              days(o.days),
-              '-extfile',
-              ext,
-              '-out',
-              cert,
-            ],
-            dir,
-          );
-        } finally {
-          rmSync(csr, { force: true });
-          rmSync(ext, { force: true });
-        }
+        await signNodeCertificate({ dir, caCert, caKey, node, hosts: o.host, days: days(o.days), cert, key });
         const info = describeCert(cert);
         ctx.print({ node, cert: info, key, ca: caCert }, () =>
           [
@@ -262,5 +231,23 @@ Examples:
         );
       },
     );
+}
+
+/** `certs …`. */
+export function makeCertsCommand(io: Io): Command {
+  const cmd = new Command('certs')
+    .description('a development CA and node certificates for TLS and mutual TLS (CN = node id)')
+    .addHelpText(
+      'after',
+      `
+Files (PEM): DIR/ca.pem + DIR/ca-key.pem; DIR/<node>.pem + DIR/<node>-key.pem. For production, use your own PKI.
+
+Examples:
+  $ tablemesh certs init --dir ./certs
+  $ tablemesh certs issue hub --dir ./certs --host hub.example.com --host 127.0.0.1
+  $ tablemesh certs issue edge1 --dir ./certs`,
+    );
+
+  for (const sub of [makeCertsInitCommand(io), makeCertsIssueCommand(io)]) cmd.addCommand(sub);
   return cmd;
 }

@@ -78,23 +78,9 @@ function printNode(ctx: Context, node: NodeView, verb: string): void {
   ctx.print({ node }, () => `${verb} ${node.id} (${grantsText(node)})`);
 }
 
-/** `nodes …`. */
-export function makeNodesCommand(io: Io): Command {
-  const cmd = new Command('nodes')
-    .description('enrol edges on the hub and grant them tables (hub admin API)')
-    .addHelpText(
-      'after',
-      `
-The hub is --hub URL or TABLEMESH_HUB (default http://127.0.0.1:9480), its token --token or TABLEMESH_TOKEN.
-
-Examples:
-  $ tablemesh nodes add edge1 --publish alerts,alert_chunks --subscribe thresholds
-  $ tablemesh nodes grant edge1 sensor_stats --publish
-  $ tablemesh nodes list`,
-    );
-
-  cmd
-    .command('list')
+/** `nodes list`. */
+function makeNodesListCommand(io: Io): Command {
+  return new Command('list')
     .alias('ls')
     .description('enrolled nodes, their grants and whether they are connected')
     .addHelpText('after', '\nExample:\n  $ tablemesh nodes list --json')
@@ -117,9 +103,11 @@ Examples:
             ),
       );
     });
+}
 
-  cmd
-    .command('add')
+/** `nodes add`. */
+function makeNodesAddCommand(io: Io): Command {
+  return new Command('add')
     .description('enrol a node: prints its secret once and an edge config snippet')
     .argument('<node>', 'node id ([A-Za-z_][A-Za-z0-9_]{0,63}; also its MQTT client id)')
     .option('-p, --publish <tables>', 'tables it may publish (comma-separated)', list, [])
@@ -156,9 +144,11 @@ Examples:
         );
       },
     );
+}
 
-  cmd
-    .command('remove')
+/** `nodes remove`. */
+function makeNodesRemoveCommand(io: Io): Command {
+  return new Command('remove')
     .alias('rm')
     .description('remove a node: its credentials stop working and it is disconnected now')
     .argument('<node>', 'node id')
@@ -168,41 +158,11 @@ Examples:
       const body = await ctx.hub().request<{ message: string }>('DELETE', `/_admin/nodes/${enc(id)}`);
       ctx.print({ removed: id, message: body.body.message }, () => body.body.message);
     });
+}
 
-  for (const action of ['grant', 'revoke'] as const) {
-    cmd
-      .command(action)
-      .description(
-        action === 'grant'
-          ? 'let a node publish and/or subscribe a table (neither flag = both)'
-          : 'take a grant back; the node is disconnected now (neither flag = both)',
-      )
-      .argument('<node>', 'node id')
-      .argument('<tables...>', 'table names')
-      .option('-p, --publish', `${action} publish`)
-      .option('-s, --subscribe', `${action} subscribe`)
-      .addHelpText('after', `\nExample:\n  $ tablemesh nodes ${action} edge1 thresholds --subscribe`)
-      .action(
-        async (id: string, tables: string[], o: { publish?: boolean; subscribe?: boolean }, c: Command) => {
-          const ctx = contextOf(c, io);
-          const hub = ctx.hub();
-          let node: NodeView | undefined;
-          for (const t of tables) {
-            node = (
-              await hub.request<{ node: NodeView }>('POST', `/_admin/nodes/${enc(id)}/${action}`, {
-                table: qualified(t),
-                ...direction(o),
-              })
-            ).body.node;
-          }
-          if (!node) throw usage('name at least one table');
-          printNode(ctx, node, action === 'grant' ? 'granted' : 'revoked; now');
-        },
-      );
-  }
-
-  cmd
-    .command('rotate')
+/** `nodes rotate`. */
+function makeNodesRotateCommand(io: Io): Command {
+  return new Command('rotate')
     .description('give a node a new secret (printed once); the old one stops working now')
     .argument('<node>', 'node id')
     .option('--mqtt-url <url>', "the hub's MQTT URL for the snippet")
@@ -223,5 +183,63 @@ Examples:
         },
       );
     });
+}
+
+/** `nodes grant` and `nodes revoke`. */
+function makeNodesGrantCommand(io: Io, action: 'grant' | 'revoke'): Command {
+  return new Command(action)
+    .description(
+      action === 'grant'
+        ? 'let a node publish and/or subscribe a table (neither flag = both)'
+        : 'take a grant back; the node is disconnected now (neither flag = both)',
+    )
+    .argument('<node>', 'node id')
+    .argument('<tables...>', 'table names')
+    .option('-p, --publish', `${action} publish`)
+    .option('-s, --subscribe', `${action} subscribe`)
+    .addHelpText('after', `\nExample:\n  $ tablemesh nodes ${action} edge1 thresholds --subscribe`)
+    .action(
+      async (id: string, tables: string[], o: { publish?: boolean; subscribe?: boolean }, c: Command) => {
+        const ctx = contextOf(c, io);
+        const hub = ctx.hub();
+        let node: NodeView | undefined;
+        for (const t of tables) {
+          node = (
+            await hub.request<{ node: NodeView }>('POST', `/_admin/nodes/${enc(id)}/${action}`, {
+              table: qualified(t),
+              ...direction(o),
+            })
+          ).body.node;
+        }
+        if (!node) throw usage('name at least one table');
+        printNode(ctx, node, action === 'grant' ? 'granted' : 'revoked; now');
+      },
+    );
+}
+
+/** `nodes …`. */
+export function makeNodesCommand(io: Io): Command {
+  const cmd = new Command('nodes')
+    .description('enrol edges on the hub and grant them tables (hub admin API)')
+    .addHelpText(
+      'after',
+      `
+The hub is --hub URL or TABLEMESH_HUB (default http://127.0.0.1:9480), its token --token or TABLEMESH_TOKEN.
+
+Examples:
+  $ tablemesh nodes add edge1 --publish alerts,alert_chunks --subscribe thresholds
+  $ tablemesh nodes grant edge1 sensor_stats --publish
+  $ tablemesh nodes list`,
+    );
+
+  for (const sub of [
+    makeNodesListCommand(io),
+    makeNodesAddCommand(io),
+    makeNodesRemoveCommand(io),
+    makeNodesGrantCommand(io, 'grant'),
+    makeNodesGrantCommand(io, 'revoke'),
+    makeNodesRotateCommand(io),
+  ])
+    cmd.addCommand(sub);
   return cmd;
 }

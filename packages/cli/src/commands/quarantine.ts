@@ -33,21 +33,9 @@ async function idsOf(edge: ApiClient, ids: string[], all: boolean | undefined): 
   return ids;
 }
 
-/** `quarantine …`. */
-export function makeQuarantineCommand(io: Io): Command {
-  const cmd = new Command('quarantine')
-    .description('transactions the hub refused for their content (I11): list, retry, drop')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  $ tablemesh quarantine list
-  $ tablemesh quarantine retry 'data.alerts:4f1c…:17'
-  $ tablemesh quarantine drop --all`,
-    );
-
-  cmd
-    .command('list')
+/** `quarantine list`. */
+function makeQuarantineListCommand(io: Io): Command {
+  return new Command('list')
     .alias('ls')
     .description('quarantined transactions with the refusal code')
     .option('--table <table>', 'only this table')
@@ -75,9 +63,11 @@ Examples:
             ),
       );
     });
+}
 
-  cmd
-    .command('retry')
+/** `quarantine retry`. */
+function makeQuarantineRetryCommand(io: Io): Command {
+  return new Command('retry')
     .description('send quarantined transactions again, as new transactions')
     .argument('[ids...]', 'quarantine ids (`table:epoch:seq`)')
     .option('--all', 'every quarantined transaction')
@@ -101,9 +91,11 @@ Examples:
           : retried.map((r) => `retried ${r.id} as ${r.retried.table} seq ${r.retried.seq}`).join('\n'),
       );
     });
+}
 
-  cmd
-    .command('drop')
+/** `quarantine drop`. */
+function makeQuarantineDropCommand(io: Io): Command {
+  return new Command('drop')
     .description('forget quarantined transactions (their writes are never applied at the hub)')
     .argument('[ids...]', 'quarantine ids (`table:epoch:seq`)')
     .option('--all', 'every quarantined transaction')
@@ -120,5 +112,26 @@ Examples:
         dropped.length === 0 ? 'nothing quarantined' : dropped.map((id) => `dropped ${id}`).join('\n'),
       );
     });
+}
+
+/** `quarantine …`. */
+export function makeQuarantineCommand(io: Io): Command {
+  const cmd = new Command('quarantine')
+    .description('transactions the hub refused for their content (I11): list, retry, drop')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tablemesh quarantine list
+  $ tablemesh quarantine retry 'data.alerts:4f1c…:17'
+  $ tablemesh quarantine drop --all`,
+    );
+
+  for (const sub of [
+    makeQuarantineListCommand(io),
+    makeQuarantineRetryCommand(io),
+    makeQuarantineDropCommand(io),
+  ])
+    cmd.addCommand(sub);
   return cmd;
 }

@@ -136,23 +136,74 @@ async function checkHub(
   return { created, warnings };
 }
 
-/** `subscriptions list|add|remove`. */
-export function makeSubscriptionsCommand(io: Io): Command {
-  const cmd = new Command('subscriptions')
-    .alias('subs')
-    .description("an edge's publish/subscribe per table with its hub")
-    .addHelpText(
-      'after',
-      `
-Examples:
-  $ tablemesh subscriptions add thresholds --subscribe --start beginning
-  $ tablemesh subscriptions add alerts alert_chunks --publish
-  $ tablemesh subscriptions list
-  $ tablemesh subscriptions remove alert_chunks`,
-    );
+/** Options of `subscriptions add`. */
+interface AddOptions {
+  readonly publish?: boolean;
+  readonly subscribe?: boolean;
+  readonly start: string;
+}
 
-  cmd
-    .command('list')
+/** checkHub, but a hub that is down or refuses the token is a warning: the edge takes subscriptions offline. */
+async function checkHubOrWarn(
+  ctx: Context,
+  edge: ApiClient,
+  node: string,
+  tables: readonly string[],
+  want: { publish: boolean; subscribe: boolean },
+): Promise<{ created: string[]; warnings: string[]; checked: boolean }> {
+  try {
+    return { ...(await checkHub(ctx, edge, node, tables, want)), checked: true };
+  } catch (err) {
+    const skip =
+      err instanceof CliError && (err.exitCode === EXIT.UNREACHABLE || err.exitCode === EXIT.UNAUTHORIZED);
+    if (!skip) throw err;
+    return { created: [], warnings: [`not checked against the hub: ${err.message}`], checked: false };
+  }
+}
+
+/** Adds new tables (add_node) and extends existing entries (update_node); existing flags are kept. */
+async function applyAdd(
+  edge: ApiClient,
+  before: Awaited<ReturnType<typeof readSubscriptions>>,
+  tables: readonly string[],
+  o: AddOptions,
+  start: string | number,
+): Promise<{ added: string[]; updated: string[]; unchanged: string[] }> {
+  const nodeName = before.hub?.name ?? 'hub';
+  const existing = new Map(before.subscriptions.map((s) => [s.table, s]));
+  const entry = (t: string) => {
+    const cur = existing.get(t);
+    return {
+      ...splitRef(t),
+      publish: o.publish === true || cur?.publish === true,
+      subscribe: o.subscribe === true || cur?.subscribe === true,
+      ...(o.subscribe ? { start_time: start } : {}),
+    };
+  };
+  const added = tables.filter((t) => !existing.has(t));
+  const updated = tables.filter((t) => {
+    const cur = existing.get(t);
+    return (
+      cur !== undefined && ((o.publish === true && !cur.publish) || (o.subscribe === true && !cur.subscribe))
+    );
+  });
+  const unchanged = tables.filter((t) => !added.includes(t) && !updated.includes(t));
+  if (added.length > 0) {
+    await edge.operation({ operation: 'add_node', node_name: nodeName, subscriptions: added.map(entry) });
+  }
+  if (updated.length > 0) {
+    await edge.operation({
+      operation: 'update_node',
+      node_name: nodeName,
+      subscriptions: updated.map(entry),
+    });
+  }
+  return { added, updated, unchanged };
+}
+
+/** `subscriptions list`. */
+function makeSubscriptionsListCommand(io: Io): Command {
+  return new Command('list')
     .description("the edge's replicated tables, their direction, phase and backlog")
     .addHelpText('after', '\nExample:\n  $ tablemesh subscriptions list --json')
     .action(async (_o, c: Command) => {
@@ -181,9 +232,11 @@ Examples:
         );
       });
     });
+}
 
-  cmd
-    .command('add')
+/** `subscriptions add`. */
+function makeSubscriptionsAddCommand(io: Io): Command {
+  return new Command('add')
     .description('publish and/or subscribe tables (kept across restarts; existing entries are extended)')
     .argument('<tables...>', 'table names (`alerts` or `db.table`)')
     .option('-p, --publish', 'send local writes of these tables to the hub')
@@ -199,84 +252,47 @@ Examples:
   $ tablemesh subscriptions add thresholds --subscribe --start beginning
   $ TABLEMESH_HUB=http://hub:9480 TABLEMESH_TOKEN=… tablemesh subscriptions add alerts --publish`,
     )
-    .action(
-      async (names: string[], o: { publish?: boolean; subscribe?: boolean; start: string }, c: Command) => {
-        const ctx = contextOf(c, io);
-        if (!o.publish && !o.subscribe) throw usage('say --publish, --subscribe or both');
-        const start = parseStart(o.start);
-        const edge = ctx.edge();
-        const tables = [...new Set(names.map(qualified))];
-        const before = await readSubscriptions(edge);
-        let checked: { created: string[]; warnings: string[] } | undefined;
-        if (hubConfigured(ctx)) {
-          const want = { publish: o.publish === true, subscribe: o.subscribe === true };
-          checked = await checkHub(ctx, edge, before.node, tables, want).catch((err: unknown) => {
-            // offline-first: the edge takes subscriptions without its hub; say what was not checked
-            const skip =
-              err instanceof CliError &&
-              (err.exitCode === EXIT.UNREACHABLE || err.exitCode === EXIT.UNAUTHORIZED);
-            if (!skip) throw err;
-            return { created: [], warnings: [`not checked against the hub: ${(err as Error).message}`] };
-          });
-        }
-        const nodeName = before.hub?.name ?? 'hub';
-        const existing = new Map(before.subscriptions.map((s) => [s.table, s]));
-        const entry = (t: string) => {
-          const cur = existing.get(t);
-          const subscribe = o.subscribe === true || cur?.subscribe === true;
-          return {
-            ...splitRef(t),
-            publish: o.publish === true || cur?.publish === true,
-            subscribe,
-            ...(o.subscribe ? { start_time: start } : {}),
-          };
-        };
-        const added = tables.filter((t) => !existing.has(t));
-        const updated = tables.filter((t) => {
-          const cur = existing.get(t);
-          return cur && ((o.publish && !cur.publish) || (o.subscribe && !cur.subscribe));
-        });
-        const unchanged = tables.filter((t) => !added.includes(t) && !updated.includes(t));
-        if (added.length > 0) {
-          await edge.operation({
-            operation: 'add_node',
-            node_name: nodeName,
-            subscriptions: added.map(entry),
-          });
-        }
-        if (updated.length > 0) {
-          await edge.operation({
-            operation: 'update_node',
-            node_name: nodeName,
-            subscriptions: updated.map(entry),
-          });
-        }
-        const after = await readSubscriptions(edge);
-        const result = {
-          added,
-          updated,
-          unchanged,
-          createdLocally: checked?.created ?? [],
-          hubChecked: checked !== undefined,
-          warnings: checked?.warnings ?? [],
-          subscriptions: after.subscriptions.filter((s) => tables.includes(s.table)),
-        };
-        ctx.print(result, () =>
-          [
-            ...result.createdLocally.map((t) => `created ${t} locally from the hub's definition`),
-            ...result.subscriptions.map(
-              (s) =>
-                `${added.includes(s.table) ? 'added' : updated.includes(s.table) ? 'updated' : 'unchanged'} ${s.table}: ` +
-                [s.publish ? 'publish' : '', s.subscribe ? 'subscribe' : ''].filter(Boolean).join(' + '),
-            ),
-            ...result.warnings.map((w) => `warning: ${w}`),
-          ].join('\n'),
-        );
-      },
-    );
+    .action(async (names: string[], o: AddOptions, c: Command) => {
+      const ctx = contextOf(c, io);
+      if (!o.publish && !o.subscribe) throw usage('say --publish, --subscribe or both');
+      const start = parseStart(o.start);
+      const edge = ctx.edge();
+      const tables = [...new Set(names.map(qualified))];
+      const before = await readSubscriptions(edge);
+      const want = { publish: o.publish === true, subscribe: o.subscribe === true };
+      const checked = hubConfigured(ctx)
+        ? await checkHubOrWarn(ctx, edge, before.node, tables, want)
+        : undefined;
+      const { added, updated, unchanged } = await applyAdd(edge, before, tables, o, start);
+      const after = await readSubscriptions(edge);
+      const result = {
+        added,
+        updated,
+        unchanged,
+        createdLocally: checked?.created ?? [],
+        hubChecked: checked?.checked === true,
+        warnings: checked?.warnings ?? [],
+        subscriptions: after.subscriptions.filter((s) => tables.includes(s.table)),
+      };
+      const verb = (t: string) =>
+        added.includes(t) ? 'added' : updated.includes(t) ? 'updated' : 'unchanged';
+      ctx.print(result, () =>
+        [
+          ...result.createdLocally.map((t) => `created ${t} locally from the hub's definition`),
+          ...result.subscriptions.map(
+            (s) =>
+              `${verb(s.table)} ${s.table}: ` +
+              [s.publish ? 'publish' : '', s.subscribe ? 'subscribe' : ''].filter(Boolean).join(' + '),
+          ),
+          ...result.warnings.map((w) => `warning: ${w}`),
+        ].join('\n'),
+      );
+    });
+}
 
-  cmd
-    .command('remove')
+/** `subscriptions remove`. */
+function makeSubscriptionsRemoveCommand(io: Io): Command {
+  return new Command('remove')
     .alias('rm')
     .description('stop publishing and/or subscribing tables (local data is kept)')
     .argument('<tables...>', 'table names')
@@ -330,5 +346,28 @@ Examples:
           .join('\n'),
       );
     });
+}
+
+/** `subscriptions list|add|remove`. */
+export function makeSubscriptionsCommand(io: Io): Command {
+  const cmd = new Command('subscriptions')
+    .alias('subs')
+    .description("an edge's publish/subscribe per table with its hub")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tablemesh subscriptions add thresholds --subscribe --start beginning
+  $ tablemesh subscriptions add alerts alert_chunks --publish
+  $ tablemesh subscriptions list
+  $ tablemesh subscriptions remove alert_chunks`,
+    );
+
+  for (const sub of [
+    makeSubscriptionsListCommand(io),
+    makeSubscriptionsAddCommand(io),
+    makeSubscriptionsRemoveCommand(io),
+  ])
+    cmd.addCommand(sub);
   return cmd;
 }

@@ -37,21 +37,9 @@ function describeText(d: TableDescription): string {
   ].join('\n');
 }
 
-/** `tables …`. */
-export function makeTablesCommand(io: Io): Command {
-  const cmd = new Command('tables')
-    .description('table definitions on the edge (or the hub with --on-hub)')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  $ tablemesh tables create thresholds --on-hub
-  $ tablemesh tables create sensor_data --index sensor,ts --expiration 3600
-  $ tablemesh tables list`,
-    );
-
-  cmd
-    .command('list')
+/** `tables list`. */
+function makeTablesListCommand(io: Io): Command {
+  return new Command('list')
     .alias('ls')
     .description('every table with its primary key, record count and replication')
     .addHelpText('after', '\nExample:\n  $ tablemesh tables list --on-hub --json')
@@ -79,9 +67,11 @@ Examples:
             ),
       );
     });
+}
 
-  cmd
-    .command('describe')
+/** `tables describe`. */
+function makeTablesDescribeCommand(io: Io): Command {
+  return new Command('describe')
     .description("a table's definition, attributes and record count")
     .argument('<table>', '`alerts` or `db.table`')
     .addHelpText('after', '\nExample:\n  $ tablemesh tables describe sensor_data')
@@ -92,9 +82,11 @@ Examples:
         .operation<TableDescription>({ operation: 'describe_table', ...splitRef(name) });
       ctx.print(d, () => describeText(d));
     });
+}
 
-  cmd
-    .command('create')
+/** `tables create`. */
+function makeTablesCreateCommand(io: Io): Command {
+  return new Command('create')
     .description('create a table')
     .argument('<table>', '`alerts` or `db.table`')
     .option('-k, --primary-key <attr>', 'primary key attribute', 'id')
@@ -134,9 +126,11 @@ Examples:
         ctx.print(answer, () => answer.message);
       },
     );
+}
 
-  cmd
-    .command('drop')
+/** `tables drop`. */
+function makeTablesDropCommand(io: Io): Command {
+  return new Command('drop')
     .description('drop a table with its records (on the hub: subscribers detach and keep their data)')
     .argument('<table>', '`alerts` or `db.table`')
     .addHelpText('after', '\nExample:\n  $ tablemesh tables drop scratch')
@@ -147,5 +141,27 @@ Examples:
         .operation<{ message: string }>({ operation: 'drop_table', ...splitRef(name) });
       ctx.print(answer, () => answer.message);
     });
+}
+
+/** `tables …`. */
+export function makeTablesCommand(io: Io): Command {
+  const cmd = new Command('tables')
+    .description('table definitions on the edge (or the hub with --on-hub)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tablemesh tables create thresholds --on-hub
+  $ tablemesh tables create sensor_data --index sensor,ts --expiration 3600
+  $ tablemesh tables list`,
+    );
+
+  for (const sub of [
+    makeTablesListCommand(io),
+    makeTablesDescribeCommand(io),
+    makeTablesCreateCommand(io),
+    makeTablesDropCommand(io),
+  ])
+    cmd.addCommand(sub);
   return cmd;
 }
