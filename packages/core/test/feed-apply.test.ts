@@ -323,3 +323,76 @@ describe('edge: snapshots (I13)', () => {
     await hub.close();
   });
 });
+
+/** A MemoryKv that counts point reads and getMany calls. */
+class CountingKv extends MemoryKv {
+  gets = 0;
+  manyCalls = 0;
+  manyKeys = 0;
+  override async get(key: string): Promise<Buffer | undefined> {
+    this.gets++;
+    return super.get(key);
+  }
+  override async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
+    this.manyCalls++;
+    this.manyKeys += keys.length;
+    return super.getMany(keys);
+  }
+}
+
+describe('edge: feed entries and snapshot pages read their records in one getMany', () => {
+  it('a feed batch of 50 records: one getMany of 51 keys (records + cursor), no point reads', async () => {
+    const kv = new CountingKv();
+    const edge = await openStore('edge_b', kv);
+    await applyFeedEntries(edge, 'things', [entry(1, put('pre', 0))], cursor0, 'edge_b', ['b1']);
+    const entries = Array.from({ length: 50 }, (_, i) => entry(i + 2, put(`k${i}`, i)));
+    kv.gets = 0;
+    kv.manyCalls = 0;
+    kv.manyKeys = 0;
+    const r = await applyFeedEntries(edge, 'things', entries, { ...cursor0, hubSeq: 1 }, 'edge_b', ['b1']);
+    assert.equal(r.ok && r.applied, 50);
+    assert.deepEqual([kv.manyCalls, kv.manyKeys, kv.gets], [1, 51, 0]);
+    assert.deepEqual((await edge.get('things', 'k49'))?.['v'], 49);
+  });
+
+  it('a snapshot page of 30 records: one getMany of 30 keys, no point reads', async () => {
+    const kv = new CountingKv();
+    const edge = await openStore('edge_b', kv);
+    const records = Array.from({ length: 30 }, (_, i) => ({
+      key: `s${String(i).padStart(2, '0')}`,
+      state: {
+        attrs: { v: { value: i, stamp: stamp(T0 + 1, 'hub') } },
+        w: { kind: 'put', stamp: stamp(T0 + 1, 'hub') },
+      },
+    })) as { key: PrimaryKey; state: RecordState }[];
+    kv.gets = 0;
+    await applySnapshotPage(
+      edge,
+      'things',
+      { records, gcHorizon: undefined, asOfHubSeq: 3, last: true },
+      undefined,
+    );
+    assert.deepEqual([kv.manyCalls, kv.manyKeys, kv.gets], [1, 30, 0]);
+    assert.deepEqual((await edge.get('things', 's29'))?.['v'], 29);
+  });
+
+  it('a local write that lands between the prefetch and the lock is merged, not lost', async () => {
+    const edge = await openStore('edge_b');
+    // Both start in the same turn: the feed apply prefetches 'x' before the local write commits it.
+    const [local, fed] = await Promise.all([
+      edge.writeLocal([{ table: 'things', ops: [{ kind: 'patch', key: 'x', attrs: { mine: 1 } }] }]),
+      applyFeedEntries(
+        edge,
+        'things',
+        [entry(1, [{ kind: 'patch', key: 'x', attrs: { theirs: 2 } }], stamp(T0 - 10))],
+        cursor0,
+        'edge_b',
+        ['b1'],
+      ),
+    ]);
+    assert.ok(local);
+    assert.equal(fed.ok && fed.applied, 1);
+    const x = await edge.get('things', 'x');
+    assert.deepEqual([x?.['mine'], x?.['theirs']], [1, 2]);
+  });
+});

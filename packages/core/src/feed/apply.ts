@@ -49,6 +49,9 @@ export async function applyFeedEntries(
 ): Promise<FeedApplyResult> {
   const def = store.requireTable(table);
   const own = new Set(selfEpochs);
+  // The records the entries touch are read before the commit lock (one getMany), not one by one under it.
+  const prefetch = [edgeCursorKey(def.name)];
+  for (const entry of entries) for (const op of entry.tx.ops) prefetch.push(recordKey(def.name, op.key));
   return store.transact(async (tx) => {
     // The persisted cursor may be ahead of the caller's (a page and a live batch raced): never apply twice.
     const stored = await tx.get(edgeCursorKey(def.name));
@@ -82,7 +85,7 @@ export async function applyFeedEntries(
     const next: FeedCursor = { hubEpoch: cursor.hubEpoch, incarnation: cursor.incarnation, hubSeq: at };
     if (due.length > 0 || !sameFeed || persisted?.hubSeq !== at) tx.put(edgeCursorKey(def.name), json(next));
     return { ok: true, cursor: next, applied, echoes };
-  });
+  }, prefetch);
 }
 
 /** Progress of a snapshot being applied; start with undefined, pass the returned value to the next page. */
@@ -129,6 +132,8 @@ export async function applySnapshotPage(
     throw new TmError('TM_INVALID_ARGUMENT', 'this snapshot already received its last page');
   const prune = (progress?.prune ?? true) && !page.partial;
   const lastKey = page.records.length > 0 ? page.records[page.records.length - 1]!.key : progress?.throughKey;
+  // As for feed entries: the page's records are read in one getMany before the commit lock.
+  const prefetch = page.records.map((r) => recordKey(def.name, r.key));
   await store.transact(async (tx) => {
     if (progress === undefined) {
       // A new snapshot: forget candidates of one that was interrupted.
@@ -148,7 +153,7 @@ export async function applySnapshotPage(
     }
     if (page.gcHorizon) store.clock.observe(page.gcHorizon);
     if (prune) await noteAbsent(tx, def, progress?.throughKey, page.last ? undefined : lastKey, inPage);
-  });
+  }, prefetch);
   return {
     table: def.name,
     throughKey: lastKey,
