@@ -1,0 +1,3 @@
+/** @tablemesh/runtime — process plumbing shared by tablemesh-edge and tablemesh-hub (node:http server, binary runner). */
+export * from './http-server.js';
+export * from './run-binary.js';
