@@ -12,11 +12,7 @@
  * Flags: `--set key.path=value` pairs as an overrides object (`{ 'hub.url': '…' }`).
  * Durations accept `500ms`, `10s`, `5m`, `7d` or ms; sizes `256MiB`, `512KiB` or bytes.
  */
-import { readFileSync } from 'node:fs';
 import {
-  applyEnv,
-  applyOverrides,
-  ConfigError,
   type Failpoints,
   failpointsFromEnv,
   type Infer,
@@ -26,7 +22,7 @@ import {
   s,
   tableRef,
 } from '@tablemesh/core';
-import { parseDocument } from 'yaml';
+import { type LoadConfigOptions, loadLayeredConfig } from '@tablemesh/runtime';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -289,50 +285,15 @@ export function parseEdgeConfig(input: unknown, source = 'edge config'): EdgeCon
   return parseConfig(edgeConfigSchema, input, source, refineEdge);
 }
 
-/** Reads a YAML file into a plain object; ConfigError naming the file and line on failure. */
-export function readYamlFile(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, [`cannot read the file: ${(err as Error).message}`]);
-  }
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) {
-    // prettyErrors (the default) ends the first line with "at line L, column C:" and appends a code excerpt.
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]!.replace(/:$/, '')}`),
-    );
-  }
-  return doc.toJS() ?? {};
-}
+/** Where the edge configuration comes from: file (default `TM_EDGE_CONFIG`), env, flags. */
+export type LoadEdgeConfigOptions = LoadConfigOptions;
 
-/** Where the edge configuration comes from. */
-export interface LoadEdgeConfigOptions {
-  /** YAML file path; default `env.TM_EDGE_CONFIG`; no file = env and flags only */
-  readonly file?: string;
-  /** default `process.env` */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  /** flag overrides by key path, e.g. `{ 'hub.url': 'mqtts://hub:8883' }` (core `parseOverridePairs`) */
-  readonly overrides?: Readonly<Record<string, unknown>>;
-}
-
-/** Loads file, then env, then flags (later wins), validates and freezes. Throws ConfigError listing every problem. */
+/** Loads file, then `TM_EDGE_*` env, then flags (later wins), validates and freezes. Throws ConfigError. */
 export function loadEdgeConfig(options: LoadEdgeConfigOptions = {}): EdgeConfig {
-  const env = options.env ?? process.env;
-  const file = options.file ?? env['TM_EDGE_CONFIG'];
-  const fromFile = file === undefined ? {} : readYamlFile(file);
-  const { config, used } = applyEnv(fromFile, env, 'TM_EDGE_', ['TM_EDGE_CONFIG']);
-  const overrides = options.overrides ?? {};
-  const merged = applyOverrides(config, overrides);
-  const source = [
-    file ?? 'no file',
-    ...(used.length > 0 ? [`env ${used.join(', ')}`] : []),
-    ...(Object.keys(overrides).length > 0 ? [`flags ${Object.keys(overrides).join(', ')}`] : []),
-  ].join(' + ');
-  return parseEdgeConfig(merged, source);
+  return loadLayeredConfig('TM_EDGE_', parseEdgeConfig, options);
 }
+
+export { readYamlFile } from '@tablemesh/runtime';
 
 /** SPEC §7: the failpoints of a test build, from `TM_FAILPOINTS` when `TM_TESTKIT=1` (none otherwise). */
 export function loadEdgeFailpoints(

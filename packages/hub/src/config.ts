@@ -11,11 +11,7 @@
  *   TM_HUB_CONFIG=/etc/tablemesh/hub.yaml is the file path, not a key.
  * Durations accept `500ms`, `10s`, `5m`, `7d` or ms; sizes `256MiB`, `512KiB` or bytes.
  */
-import { readFileSync } from 'node:fs';
 import {
-  applyEnv,
-  applyOverrides,
-  ConfigError,
   type Failpoints,
   failpointsFromEnv,
   type Infer,
@@ -25,7 +21,7 @@ import {
   s,
   tableRef,
 } from '@tablemesh/core';
-import { parseDocument } from 'yaml';
+import { type LoadConfigOptions, loadLayeredConfig } from '@tablemesh/runtime';
 import { isValidStoredSecret } from './admin/secrets.js';
 
 const KiB = 1024;
@@ -230,50 +226,15 @@ export function parseHubConfig(input: unknown, source = 'hub config'): HubConfig
   return parseConfig(hubConfigSchema, input, source, refineHub);
 }
 
-/** Reads a YAML file into a plain object; ConfigError naming the file and line on failure. */
-export function readYamlFile(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, [`cannot read the file: ${(err as Error).message}`]);
-  }
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) {
-    // prettyErrors (the default) ends the first line with "at line L, column C:" and appends a code excerpt.
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]!.replace(/:$/, '')}`),
-    );
-  }
-  return doc.toJS() ?? {};
-}
+/** Where the hub configuration comes from: file (default `TM_HUB_CONFIG`), env, flags. */
+export type LoadHubConfigOptions = LoadConfigOptions;
 
-/** Where the hub configuration comes from. */
-export interface LoadHubConfigOptions {
-  /** YAML file path; default `env.TM_HUB_CONFIG`; no file = env and flags only */
-  readonly file?: string;
-  /** default `process.env` */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  /** flag overrides by key path, e.g. `{ 'mqtt.port': '1884' }` (core `parseOverridePairs`) */
-  readonly overrides?: Readonly<Record<string, unknown>>;
-}
-
-/** Loads file, then env, then flags (later wins), validates and freezes. Throws ConfigError listing every problem. */
+/** Loads file, then `TM_HUB_*` env, then flags (later wins), validates and freezes. Throws ConfigError. */
 export function loadHubConfig(options: LoadHubConfigOptions = {}): HubConfig {
-  const env = options.env ?? process.env;
-  const file = options.file ?? env['TM_HUB_CONFIG'];
-  const fromFile = file === undefined ? {} : readYamlFile(file);
-  const { config, used } = applyEnv(fromFile, env, 'TM_HUB_', ['TM_HUB_CONFIG']);
-  const overrides = options.overrides ?? {};
-  const merged = applyOverrides(config, overrides);
-  const source = [
-    file ?? 'no file',
-    ...(used.length > 0 ? [`env ${used.join(', ')}`] : []),
-    ...(Object.keys(overrides).length > 0 ? [`flags ${Object.keys(overrides).join(', ')}`] : []),
-  ].join(' + ');
-  return parseHubConfig(merged, source);
+  return loadLayeredConfig('TM_HUB_', parseHubConfig, options);
 }
+
+export { readYamlFile } from '@tablemesh/runtime';
 
 /** SPEC §7: the failpoints of a test build, from `TM_FAILPOINTS` when `TM_TESTKIT=1` (none otherwise). */
 export function loadHubFailpoints(

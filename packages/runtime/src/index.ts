@@ -1,3 +1,5 @@
 /** @tablemesh/runtime — process plumbing shared by tablemesh-edge and tablemesh-hub (node:http server, binary runner). */
+
+export * from './config-file.js';
 export * from './http-server.js';
 export * from './run-binary.js';
