@@ -33,7 +33,9 @@ function fast(value: unknown, depth: number): string {
       return JSON.stringify(value);
     case 'number':
       if (!Number.isFinite(value)) throw NOT_FAST;
-      return JSON.stringify(value);
+      // RFC 8785 §3.2.2.3: the ECMAScript Number-to-String of a finite number (String(-0) is "0", as JSON's);
+      // String() is half the cost of JSON.stringify() here, and numbers are most of a merge state.
+      return String(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'object': {

@@ -120,3 +120,28 @@ describe('canonicalJson (RFC 8785)', () => {
     );
   });
 });
+
+describe('canonicalJson numbers on the fast path', () => {
+  it('writes every finite number as JSON.stringify does (shortest form, exponents, -0)', () => {
+    const samples = [
+      0,
+      -0,
+      1,
+      -1,
+      0.1,
+      1e21,
+      1e-7,
+      5e-324,
+      Number.MAX_VALUE,
+      -Number.MIN_VALUE,
+      2 ** 53 - 1,
+      123.456e30,
+    ];
+    for (let i = 0; i < 2_000; i++)
+      samples.push((Math.random() - 0.5) * 10 ** Math.floor(Math.random() * 40 - 20));
+    for (const n of samples) {
+      assert.equal(canonicalJson(n), JSON.stringify(n), `number ${n}`);
+      assert.equal(canonicalJson({ a: [n] }), `{"a":[${JSON.stringify(n)}]}`);
+    }
+  });
+});
