@@ -61,7 +61,9 @@ const ratios = crossRatios(results);
 if (ratios.length > 0) {
   console.log("\nratios against the same run's ceilings");
   for (const r of ratios)
-    console.log(`${r.name}: ${r.value.toFixed(2)}${r.wanted ? ` (SPEC ${r.wanted})` : ''}`);
+    console.log(
+      `${r.name}: ${r.value.toFixed(r.value < 0.1 ? 3 : 2)}${r.wanted ? ` (SPEC ${r.wanted})` : ''}`,
+    );
 }
 const load1 = loads.flatMap((l) => [l.load1Before, l.load1After]);
 console.log(
