@@ -345,13 +345,19 @@ function checkValues(
   pk: string,
   tally: Tally,
 ): void {
-  const writers = new Map<string, HistoryOp>();
+  // Per (table, key, attribute, value): the earliest invocation of a write of it that did not fail, and whether a
+  // failed write wrote it (several writes may write one value, e.g. a constant filler).
+  const writers = new Map<string, { earliest: number | undefined; failed: HistoryOp | undefined }>();
   const keysWritten = new Set<string>();
   for (const op of history) {
     if (op.kind === 'read') continue;
     keysWritten.add(`${op.table}\0${keyId(op.key)}`);
     for (const [attr, value] of Object.entries(op.attrs ?? {})) {
-      writers.set(`${op.table}\0${keyId(op.key)}\0${attr}\0${canonicalJson(value)}`, op);
+      const id = `${op.table}\0${keyId(op.key)}\0${attr}\0${canonicalJson(value)}`;
+      const w = writers.get(id) ?? { earliest: undefined, failed: undefined };
+      if (op.outcome === 'fail') w.failed ??= op;
+      else if (w.earliest === undefined || op.invokedAt < w.earliest) w.earliest = op.invokedAt;
+      writers.set(id, w);
     }
   }
   const judge = (
@@ -367,12 +373,15 @@ function checkValues(
     }
     for (const [attr, value] of Object.entries(record)) {
       if (attr === pk || attr.startsWith('__')) continue;
-      const op = writers.get(`${table}\0${id}\0${attr}\0${canonicalJson(value)}`);
-      const what = `${where}: ${table}/${id}.${attr} = ${canonicalJson(value)}`;
-      if (!op) tally.add('unexpectedValues', `${what} was never written`);
-      else if (op.outcome === 'fail')
-        tally.add('unexpectedValues', `${what} comes from a failed write (${op.status ?? op.error})`);
-      else if (readEnd !== undefined && op.invokedAt > readEnd)
+      const w = writers.get(`${table}\0${id}\0${attr}\0${canonicalJson(value)}`);
+      const what = `${where}: ${table}/${id}.${attr} = ${short(canonicalJson(value))}`;
+      if (!w) tally.add('unexpectedValues', `${what} was never written`);
+      else if (w.earliest === undefined)
+        tally.add(
+          'unexpectedValues',
+          `${what} comes from a failed write (${w.failed?.status ?? w.failed?.error})`,
+        );
+      else if (readEnd !== undefined && w.earliest > readEnd)
         tally.add('unexpectedValues', `${what} was written after the read`);
     }
   };
@@ -382,6 +391,8 @@ function checkValues(
       judge(`read by ${op.client}`, op.table, op.value, op.completedAt);
   }
 }
+
+const short = (text: string): string => (text.length > 60 ? `${text.slice(0, 57)}…` : text);
 
 /** I7 as an ordering: per hub process, a receipt never covers a seq before the hub traced it durable. */
 function checkReceiptOrder(traces: readonly Readonly<Record<string, unknown>>[], tally: Tally): void {

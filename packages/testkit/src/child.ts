@@ -14,6 +14,11 @@ export interface ChildSpec {
   readonly args: readonly string[];
   /** Node options before the script, e.g. `['--cpu-prof']` */
   readonly nodeArgs?: readonly string[];
+  /**
+   * a command that execs Node, e.g. `['ip', 'netns', 'exec', 'ns1']` (it must exec, not fork: the pid signalled
+   * is the wrapper's)
+   */
+  readonly wrapper?: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   /** the pino `msg` of the line that says the node is up */
   readonly readyMsg: string;
@@ -89,9 +94,15 @@ export class Child {
     if (this.running) throw new Error(`${this.spec.name} is already running (pid ${this.proc?.pid})`);
     hookExit();
     // Node itself is the child (no wrapper process), so the pid we signal is the node's.
+    const wrapper = this.spec.wrapper ?? [];
     const proc = spawn(
-      process.execPath,
-      [...(this.spec.nodeArgs ?? []), this.spec.script, ...this.spec.args],
+      wrapper[0] ?? process.execPath,
+      [
+        ...(wrapper.length > 0 ? [...wrapper.slice(1), process.execPath] : []),
+        ...(this.spec.nodeArgs ?? []),
+        this.spec.script,
+        ...this.spec.args,
+      ],
       {
         env: this.spec.env,
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,6 +9,7 @@ export * from './inspect.js';
 export * from './kit.js';
 export * from './metrics.js';
 export * from './mqtt-frames.js';
+export * from './netns.js';
 export * from './nodes.js';
 export * from './random.js';
 export * from './scenario.js';

@@ -82,6 +82,10 @@ abstract class Node {
   nodeArgs: readonly string[] = [];
   /** extra environment of the child (e.g. `TM_FAILPOINTS`, SPEC §7); set before start */
   extraEnv: Readonly<Record<string, string>> = {};
+  /** a command that execs the child's node (e.g. `ip netns exec NS`); set before start */
+  wrapper: readonly string[] = [];
+  /** the address its HTTP API is reached at (another one when it runs in a network namespace) */
+  httpHost = '127.0.0.1';
   private readonly watchers = new Set<(line: LogLine) => void>();
   /** the ready line of the last start */
   ready: LogLine | undefined;
@@ -164,6 +168,7 @@ abstract class Node {
       script: this.bin(),
       args: ['--config', file],
       nodeArgs: this.nodeArgs,
+      wrapper: this.wrapper,
       env: childEnv({ ...this.env(), ...fakeTimeEnv(this.fake), ...this.extraEnv }),
       readyMsg: this.readyMsg(),
     });
@@ -269,7 +274,7 @@ export class HubNode extends Node {
     );
     super(options.name ?? 'hub', dir, config, options.fakeTime);
     this.token = token;
-    this.http = new HttpClient(() => `http://127.0.0.1:${this.httpPort}`, token);
+    this.http = new HttpClient(() => `http://${this.httpHost}:${this.httpPort}`, token);
   }
 
   /** `mqtt://127.0.0.1:PORT` (known after the first start). */
@@ -371,7 +376,7 @@ export class EdgeNode extends Node {
     );
     super(options.name, dir, config, options.fakeTime);
     this.hub = options.hub;
-    this.http = new HttpClient(() => `http://127.0.0.1:${this.httpPort}`);
+    this.http = new HttpClient(() => `http://${this.httpHost}:${this.httpPort}`);
   }
 
   protected bin(): string {

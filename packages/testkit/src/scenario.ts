@@ -15,6 +15,7 @@ import { type ApiTarget, callApi, History } from './history.js';
 import { readHubFeed } from './inspect.js';
 import { type AfterHook, Testkit } from './kit.js';
 import { parseMetrics } from './metrics.js';
+import type { NetnsLink } from './netns.js';
 import { type ConfigObject, type EdgeNode, type HubNode, mergeConfig, type PublishSpec } from './nodes.js';
 import { Random } from './random.js';
 import { sleep, WaitTimeoutError } from './wait.js';
@@ -35,6 +36,8 @@ export interface ScenarioEdge {
   readonly publish?: readonly PublishSpec[];
   readonly config?: ConfigObject;
   readonly shape?: LinkShape;
+  /** runs once before the edge first starts (e.g. mount a small tmpfs on its data directory) */
+  readonly prepare?: (edge: EdgeNode) => void;
 }
 
 /** A scenario's setup. */
@@ -46,6 +49,10 @@ export interface ScenarioOptions {
   /** TM_FAILPOINTS of the hub, besides trace-receipts */
   readonly hubFailpoints?: readonly string[];
   readonly hubClock?: ClockSetting;
+  /** failpoints that break an invariant on purpose (shown in the JSON line as `mutant`) */
+  readonly mutant?: string;
+  /** run the hub inside this network namespace (netns mode: real loss and partitions with nftables) */
+  readonly hubNetns?: NetnsLink;
 }
 
 /** Edge defaults of the suite: quick keepalive, reconnects and resends so faults show within seconds. */
@@ -100,6 +107,14 @@ export interface ScenarioResult {
   readonly figures: Record<string, unknown>;
 }
 
+/** Options of Scenario.finish. */
+export interface FinishOptions {
+  /** default 20 000 ms */
+  readonly convergeTimeoutMs?: number;
+  /** go on to the checker when the replicas never agree (mutants); convergenceMs is then null */
+  readonly allowNoConvergence?: boolean;
+}
+
 /** A running scenario. */
 export class Scenario {
   readonly kit: Testkit;
@@ -115,6 +130,7 @@ export class Scenario {
   workload: Workload | undefined;
   private sampler: NodeJS.Timeout | undefined;
   private healedAt: number | undefined;
+  private readonly startedAt = Date.now();
 
   private constructor(
     readonly options: ScenarioOptions,
@@ -131,16 +147,22 @@ export class Scenario {
     });
     this.random = new Random(options.seed);
     const grants = options.edges.map((e) => ({ id: e.name, publish: [KV, EV], subscribe: [KV, EV] }));
+    const ns = options.hubNetns;
+    const nsConfig = ns ? { mqtt: { host: ns.nsAddress }, http: { host: ns.nsAddress } } : {};
     this.hub = this.kit.createHub({
       nodes: grants,
       tables: [{ name: KV }, { name: EV }],
-      ...(options.hubConfig ? { config: options.hubConfig } : {}),
+      config: mergeConfig(options.hubConfig ?? {}, nsConfig),
       ...(options.hubClock ? { fakeTime: this.clock('hub', options.hubClock).fakeTime } : {}),
     });
     this.hub.extraEnv = {
       TM_FAILPOINTS: ['trace-receipts', ...(options.hubFailpoints ?? [])].join(','),
       ...(options.hubClock ? { TZ: 'UTC' } : {}),
     };
+    if (ns) {
+      this.hub.wrapper = ns.wrapper;
+      this.hub.httpHost = ns.nsAddress;
+    }
     this.hub.watch((line) => {
       if (line['tm_trace'] !== undefined) this.traces.push(line);
     });
@@ -153,6 +175,7 @@ export class Scenario {
     for (const spec of options.edges) {
       const proxy = await FaultProxy.start({
         target: () => s.hub.mqttPort!,
+        ...(options.hubNetns ? { targetHost: options.hubNetns.nsAddress } : {}),
         seed: s.random.int(1, 2 ** 30),
         ...(spec.shape ? { shape: spec.shape } : {}),
       });
@@ -170,6 +193,7 @@ export class Scenario {
         ...(spec.clock ? { TZ: 'UTC' } : {}),
       };
       s.edges.set(spec.name, edge);
+      spec.prepare?.(edge);
     }
     await Promise.all([...s.edges.values()].map((e) => e.start()));
     s.sampler = setInterval(() => void s.sample(), 500);
@@ -202,7 +226,11 @@ export class Scenario {
   /** API target of a node for the workload. */
   target(node: string): ApiTarget {
     if (node === 'hub')
-      return { node: 'hub', url: () => `http://127.0.0.1:${this.hub.httpPort}`, token: this.hub.token };
+      return {
+        node: 'hub',
+        url: () => `http://${this.hub.httpHost}:${this.hub.httpPort}`,
+        token: this.hub.token,
+      };
     const edge = this.edge(node);
     return { node, url: () => `http://127.0.0.1:${edge.httpPort}` };
   }
@@ -254,7 +282,9 @@ export class Scenario {
     };
     const jobs: Promise<void>[] = [];
     if (this.hub.running)
-      jobs.push(scrape('hub', `http://127.0.0.1:${this.hub.httpPort}`, this.hub.token, HUB_COUNTERS));
+      jobs.push(
+        scrape('hub', `http://${this.hub.httpHost}:${this.hub.httpPort}`, this.hub.token, HUB_COUNTERS),
+      );
     for (const [name, edge] of this.edges) {
       if (edge.running)
         jobs.push(scrape(name, `http://127.0.0.1:${edge.httpPort}`, undefined, EDGE_COUNTERS));
@@ -320,6 +350,27 @@ export class Scenario {
     return 'converged';
   }
 
+  private async feedHeads(): Promise<Record<string, number>> {
+    const m = await this.hub.http.metrics();
+    return Object.fromEntries([KV, EV].map((t) => [t, m.get('tablemesh_feed_head', { table: t }) ?? 0]));
+  }
+
+  /** Snapshots taken while the hub's feed heads stood still (retried after a late apply, then converged again). */
+  private async consistentSnapshots(
+    options: FinishOptions,
+  ): Promise<{ replicas: ReplicaSnapshot[]; heads: Record<string, number> }> {
+    for (let attempt = 1; ; attempt++) {
+      const heads = await this.feedHeads();
+      const replicas = await this.snapshots();
+      const after = await this.feedHeads();
+      if (JSON.stringify(after) === JSON.stringify(heads) || attempt === 3) return { replicas, heads };
+      await sleep(500);
+      await this.converge(options.convergeTimeoutMs).catch((err: unknown) => {
+        if (!options.allowNoConvergence) throw err;
+      });
+    }
+  }
+
   /** Every replica's live records of both tables. */
   async snapshots(): Promise<ReplicaSnapshot[]> {
     const out: ReplicaSnapshot[] = [];
@@ -336,17 +387,31 @@ export class Scenario {
    * Closes the run: stops the workload, heals, waits for convergence, reads replicas and (hub stopped) the apply
    * log, runs the checker, prints one JSON line `{"scenario":…}` and returns it with the report.
    */
-  async finish(extra: Record<string, unknown> = {}): Promise<ScenarioResult> {
+  async finish(options: FinishOptions = {}): Promise<ScenarioResult> {
     await this.workload?.stop();
     this.history.closeOpen();
     if (this.healedAt === undefined) await this.heal();
-    const convergenceMs = await this.converge();
+    let convergenceMs: number | null = null;
+    try {
+      convergenceMs = await this.converge(options.convergeTimeoutMs);
+    } catch (err) {
+      // A mutant (failpoint) may never converge: the checker still runs and says why.
+      if (!options.allowNoConvergence) throw err;
+    }
     await this.sample();
     clearInterval(this.sampler);
-    const replicas = await this.snapshots();
+    const { replicas, heads } = await this.consistentSnapshots(options);
     await this.hub.stop();
+    // A write whose client gave up (info) may still reach the hub after the snapshots (a request stuck in a
+    // partition is retransmitted after heal): the oracle is computed at the snapshots' feed heads.
     const feeds: Record<string, FeedEntry[]> = {};
-    for (const table of [KV, EV]) feeds[table] = await readHubFeed(this.hub.storeDir, table);
+    let lateApplies = 0;
+    for (const table of [KV, EV]) {
+      const all = await readHubFeed(this.hub.storeDir, table);
+      feeds[table] = all.filter((e) => e.hubSeq <= (heads[table] ?? 0));
+      lateApplies += all.length - feeds[table].length;
+    }
+    if (lateApplies > 0) this.notes['lateApplies'] = lateApplies;
     const report = checkHistory({ history: this.history.ops, feeds, replicas, traces: this.traces });
     const summary = this.history.summary();
     const edgeApplied = Object.entries(report.appliedPerOrigin)
@@ -355,6 +420,7 @@ export class Scenario {
     const sent = this.counters.total('tablemesh_publisher_txs_sent_total');
     const figures: Record<string, unknown> = {
       scenario: this.options.name,
+      ...(this.options.mutant ? { mutant: this.options.mutant } : {}),
       seed: this.options.seed,
       writesAcked: summary.writesOk,
       ops: {
@@ -374,9 +440,9 @@ export class Scenario {
       transient: this.counters.total('tablemesh_transient_total'),
       reconnects: this.counters.total('tablemesh_link_connects_total'),
       convergenceMs,
+      durationMs: Date.now() - this.startedAt,
       ...countersOf(report),
       ...this.notes,
-      ...extra,
     };
     console.log(JSON.stringify(figures));
     return { report, figures };

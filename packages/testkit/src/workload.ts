@@ -35,6 +35,8 @@ export interface WorkloadOptions {
   readonly readShare?: number;
   /** request timeout, ms (default 5000) */
   readonly timeoutMs?: number;
+  /** bytes of filler added to every put (attribute `pad`), to fill disks and links faster (default 0) */
+  readonly padBytes?: number;
 }
 
 /** Running clients; stop() ends them after their current operation. */
@@ -70,6 +72,7 @@ export class Workload {
     const o = this.options;
     const keys = o.keys ?? 24;
     const timeoutMs = o.timeoutMs ?? 5_000;
+    const pad: Record<string, JsonValue> = o.padBytes ? { pad: 'x'.repeat(o.padBytes) } : {};
     let n = 0;
     while (this.running) {
       if (this.paused.has(spec.target.node)) {
@@ -80,7 +83,7 @@ export class Workload {
       const token = `${spec.name}.${n}`;
       const roll = random.next();
       if (spec.appendOnly && (roll < (o.appendShare ?? 0.3) || !spec.contended)) {
-        const attrs = { tok: token, by: spec.name, n };
+        const attrs = { tok: token, by: spec.name, n, ...pad };
         await recordedWrite(
           this.history,
           spec.name,
@@ -131,7 +134,7 @@ export class Workload {
             spec.contended,
             'put',
             key,
-            { tok: token, a: token },
+            { tok: token, a: token, ...pad },
             token,
             timeoutMs,
           );

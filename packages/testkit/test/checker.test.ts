@@ -240,6 +240,49 @@ describe('history checker', () => {
     expectOnly({ ...input, history: [...input.history, read] }, { unexpectedValues: 1 });
   });
 
+  it('a value several writes share (a filler) is expected once any write of it was invoked before the read', () => {
+    const { input } = cleanRun();
+    const pad = 'x'.repeat(10);
+    const history = input.history.map((op) =>
+      op.kind === 'put' ? { ...op, attrs: { ...op.attrs, pad } } : op,
+    ) as HistoryOp[];
+    const feed = input.feeds[T]!.map((e) =>
+      e.tx.ops[0]!.kind === 'put'
+        ? { ...e, tx: { ...e.tx, ops: [{ ...e.tx.ops[0]!, attrs: { ...e.tx.ops[0]!.attrs, pad } }] } }
+        : e,
+    );
+    const records = oracleRecords(feed);
+    const replicas = input.replicas.map((r) => ({ ...r, records }));
+    // read of k1 at 2.5 sees a.1.1's put (invoked at 1) with the pad; b.1.1's put of the same pad is irrelevant
+    const read: HistoryOp = {
+      id: 98,
+      client: 'r.1',
+      node: 'edgeA',
+      table: T,
+      kind: 'read',
+      key: 'k1',
+      invokedAt: 2,
+      completedAt: 2.5,
+      outcome: 'ok',
+      value: { id: 'k1', tok: 'a.1.1', a: 'a.1.1', pad },
+    };
+    // a later put of k1 with the same pad, indeterminate (never applied)
+    const later: HistoryOp = {
+      id: 97,
+      client: 'a.2',
+      node: 'edgeA',
+      table: T,
+      kind: 'put',
+      key: 'k1',
+      attrs: { tok: 'a.2.1', a: 'a.2.1', pad },
+      token: 'a.2.1',
+      invokedAt: 10,
+      completedAt: 15,
+      outcome: 'info',
+    };
+    expectOnly({ ...input, history: [...history, read, later], feeds: { [T]: feed }, replicas }, {});
+  });
+
   it('receiptOrderViolations: a receipt traced before the batch was durable, per hub process', () => {
     const { input } = cleanRun();
     const early = [
