@@ -282,45 +282,59 @@ export class Outbox implements LocalTxSink {
     const isPoison = (e: ReceiptError): boolean => e.poison ?? !TRANSIENT_CODES.has(e.code);
     const transient = errors.find((e) => !isPoison(e));
     const poison = new Map(errors.filter(isPoison).map((e) => [e.seq, e]));
-    return this.store.transact(async (tx) => {
-      if (epoch !== st.epoch) {
-        writeMeta(tx, st, {});
-        return { ignored: true, truncated: 0, quarantined: [], held: st.held };
-      }
-      // A mark beyond what was queued cannot be ours (the hub answers TM_EPOCH_CONFLICT for it, I9).
-      const through = Math.min(appliedThrough, st.nextSeq - 1);
-      let freed = 0;
-      let removed = 0;
-      const quarantined: string[] = [];
-      for await (const [key, value] of tx.iterate(itemRange(st.table, epoch, st.receiptedThrough, through))) {
-        const item = decodeItem(key, value);
-        tx.del(key);
-        if (item.kind === 'skip') {
-          if (item.to > through) tx.put(itemKey(st.table, epoch, through + 1), value);
-          continue;
+    // A plain truncation need not wait for its own fsync: if it is lost in a crash, the entries are resent and
+    // the hub re-receipts them as duplicates (I9). Quarantine and holds are written durably before we go on.
+    const lazy = poison.size === 0 && transient === undefined;
+    return this.store.transact(
+      async (tx) => {
+        if (epoch !== st.epoch) {
+          writeMeta(tx, st, {});
+          return { ignored: true, truncated: 0, quarantined: [], held: st.held };
         }
-        freed += item.bytes;
-        removed++;
-        const error = poison.get(item.seq);
-        if (error) quarantined.push(this.quarantine.put(tx, st, item, error));
-      }
-      const receiptedThrough = Math.max(st.receiptedThrough, through);
-      const held: Hold | null = transient
-        ? { code: transient.code, message: transient.message, seq: transient.seq, sinceMs: this.store.now() }
-        : null;
-      writeMeta(tx, st, {
-        receiptedThrough,
-        bytes: st.bytes - freed,
-        count: st.count - removed,
-        quarantined: st.quarantined + quarantined.length,
-        held,
-      });
-      tx.onPrepared(() => {
-        // A transient refusal stops the hub at receiptedThrough + 1: resend from there once released.
-        st.sentThrough = transient ? receiptedThrough : Math.max(st.sentThrough, receiptedThrough);
-      });
-      return { ignored: false, truncated: removed, quarantined, held };
-    });
+        // A mark beyond what was queued cannot be ours (the hub answers TM_EPOCH_CONFLICT for it, I9).
+        const through = Math.min(appliedThrough, st.nextSeq - 1);
+        let freed = 0;
+        let removed = 0;
+        const quarantined: string[] = [];
+        for await (const [key, value] of tx.iterate(
+          itemRange(st.table, epoch, st.receiptedThrough, through),
+        )) {
+          const item = decodeItem(key, value);
+          tx.del(key);
+          if (item.kind === 'skip') {
+            if (item.to > through) tx.put(itemKey(st.table, epoch, through + 1), value);
+            continue;
+          }
+          freed += item.bytes;
+          removed++;
+          const error = poison.get(item.seq);
+          if (error) quarantined.push(this.quarantine.put(tx, st, item, error));
+        }
+        const receiptedThrough = Math.max(st.receiptedThrough, through);
+        const held: Hold | null = transient
+          ? {
+              code: transient.code,
+              message: transient.message,
+              seq: transient.seq,
+              sinceMs: this.store.now(),
+            }
+          : null;
+        writeMeta(tx, st, {
+          receiptedThrough,
+          bytes: st.bytes - freed,
+          count: st.count - removed,
+          quarantined: st.quarantined + quarantined.length,
+          held,
+        });
+        tx.onPrepared(() => {
+          // A transient refusal stops the hub at receiptedThrough + 1: resend from there once released.
+          st.sentThrough = transient ? receiptedThrough : Math.max(st.sentThrough, receiptedThrough);
+        });
+        return { ignored: false, truncated: removed, quarantined, held };
+      },
+      undefined,
+      { lazy },
+    );
   }
 
   /**

@@ -31,6 +31,19 @@ export interface CommitterOptions {
   readonly observer?: CommitObserver;
 }
 
+/** How a transaction commits. */
+export interface TransactOptions {
+  /**
+   * Resolve once prepared (visible to later transactions), not once durable; the writes go to disk with the next
+   * group, or within LAZY_FLUSH_MS. Only for writes whose loss in a crash is harmless because they are redone:
+   * outbox truncation after a receipt (the entries are resent and the hub re-receipts duplicates, I9).
+   */
+  readonly lazy?: boolean;
+}
+
+/** The longest lazy writes wait for an eager group before they are written on their own (ms). */
+const LAZY_FLUSH_MS = 50;
+
 /** The longest a group waits for transactions still on their way before it is written (ms). */
 const GROUP_WAIT_MS = 2;
 
@@ -40,6 +53,8 @@ const RECENT_FLUSHES_KEPT = 16;
 interface Group {
   readonly id: number;
   readonly writes: Map<BinKey, Buffer | undefined>;
+  /** a transaction waits for this group: write it as soon as possible (else only lazy writes: write it later) */
+  eager: boolean;
   readonly done: Promise<void>;
   resolve(): void;
   reject(err: unknown): void;
@@ -53,7 +68,7 @@ function makeGroup(id: number): Group {
     reject = rej;
   });
   done.catch(() => {}); // observed by each transaction; avoid unhandled rejections for empty groups
-  return { id, writes: new Map(), done, resolve, reject };
+  return { id, writes: new Map(), eager: false, done, resolve, reject };
 }
 
 /** Values read before the commit lock, with the number of groups flushed when the read began. */
@@ -168,6 +183,7 @@ export class Committer {
   /** transactions that entered transact() and have not prepared (or failed) yet */
   private preparing = 0;
   private groupTimer: NodeJS.Timeout | undefined;
+  private lazyTimer: NodeJS.Timeout | undefined;
   private nextGroupId = 1;
   private readonly overlay = new Map<BinKey, { value: Buffer | undefined; group: number }>();
   private failure: unknown;
@@ -221,7 +237,11 @@ export class Committer {
    * Runs `fn` as one atomic transaction. If `fn` throws, nothing is written and nothing in memory changes
    * (hooks registered with onPrepared do not run). Resolves after the transaction's batch is durable.
    */
-  async transact<T>(fn: (tx: Tx) => Promise<T> | T, prefetch?: readonly BinKey[]): Promise<T> {
+  async transact<T>(
+    fn: (tx: Tx) => Promise<T> | T,
+    prefetch?: readonly BinKey[],
+    options: TransactOptions = {},
+  ): Promise<T> {
     // Reads of keys the caller names are done before the lock, so no I/O wait happens while holding it: the
     // lock then covers only CPU work and many transactions are ready for each fsync.
     this.preparing++;
@@ -242,6 +262,8 @@ export class Committer {
         this.open.writes.set(key, value);
         this.overlay.set(key, { value, group: this.open.id });
       }
+      // Writers that wait for durability make the group urgent; readers wait for it without hurrying it.
+      if (!options.lazy && tx.writes.size > 0) this.open.eager = true;
       tx.runPrepared();
       this.transactionsCommitted++;
     } finally {
@@ -249,6 +271,15 @@ export class Committer {
       this.preparing--;
     }
     this.scheduleFlush();
+    if (options.lazy) {
+      // Visible to every later transaction now; durable with the next group that is written.
+      const lazyTx = tx;
+      group?.done.then(
+        () => lazyTx.runDurable(),
+        () => {},
+      );
+      return result;
+    }
     if (group) await group.done;
     tx.runDurable();
     return result;
@@ -302,6 +333,7 @@ export class Committer {
     const group = this.open;
     release();
     if (group.writes.size > 0) {
+      group.eager = true;
       this.scheduleFlush(true);
       await group.done;
     }
@@ -340,6 +372,14 @@ export class Committer {
    */
   private scheduleFlush(force = false): void {
     if (this.flushing !== undefined || this.open.writes.size === 0) return;
+    if (!force && !this.open.eager) {
+      // Only lazy writes: they ride along with the next eager group, or are written after LAZY_FLUSH_MS.
+      this.lazyTimer ??= setTimeout(() => {
+        this.lazyTimer = undefined;
+        this.scheduleFlush(true);
+      }, LAZY_FLUSH_MS);
+      return;
+    }
     if (!force && this.preparing > 0) {
       this.groupTimer ??= setTimeout(() => {
         this.groupTimer = undefined;
@@ -349,6 +389,8 @@ export class Committer {
     }
     if (this.groupTimer) clearTimeout(this.groupTimer);
     this.groupTimer = undefined;
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
     const group = this.open;
     this.open = makeGroup(this.nextGroupId++);
     this.flushing = group;

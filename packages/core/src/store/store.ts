@@ -11,7 +11,7 @@ import { HlcClock } from '../hlc.js';
 import { decodeState, emptyState, encodeState, foldOps, liveRecord, stateOfOp } from '../merge.js';
 import type { JsonValue, Op, PrimaryKey, RecordState, Stamp, Transaction } from '../types.js';
 import { assertPrimaryKey, assertRecordSize, validateRecordAttrs } from '../validate.js';
-import { type CommitObserver, Committer, type Tx } from './commit.js';
+import { type CommitObserver, Committer, type TransactOptions, type Tx } from './commit.js';
 import { type BinKey, decodeKey, encodeKey, prefixEnd } from './keys.js';
 import type { KvBackend } from './kv.js';
 import { assertQuery, compareValues, matches, type Plan, planQuery, type Query, toKeyPart } from './query.js';
@@ -160,8 +160,12 @@ export class Store {
   }
 
   /** Runs `fn` as one atomic, durable transaction (see commit.ts). */
-  transact<T>(fn: (tx: Tx) => Promise<T> | T, prefetch?: readonly BinKey[]): Promise<T> {
-    return this.committer.transact(fn, prefetch);
+  transact<T>(
+    fn: (tx: Tx) => Promise<T> | T,
+    prefetch?: readonly BinKey[],
+    options?: TransactOptions,
+  ): Promise<T> {
+    return this.committer.transact(fn, prefetch, options);
   }
 
   /** Sets the receiver of local transactions (the edge's outbox). */
