@@ -27,6 +27,8 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/packages/core/package.json ./packages/core/package.json
 COPY --from=build /src/packages/core/dist ./packages/core/dist
+COPY --from=build /src/packages/runtime/package.json ./packages/runtime/package.json
+COPY --from=build /src/packages/runtime/dist ./packages/runtime/dist
 COPY --from=build /src/packages/edge/package.json ./packages/edge/package.json
 COPY --from=build /src/packages/edge/dist ./packages/edge/dist
 COPY examples ./examples
