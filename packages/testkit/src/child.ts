@@ -111,7 +111,8 @@ export class Child {
     this.proc = proc;
     live.add(proc);
     this.exited = new Promise<ChildExit>((resolve) => {
-      proc.once('exit', (code, signal) => {
+      // 'close', not 'exit': it comes after stdout and stderr ended, so the log holds every line the child wrote.
+      proc.once('close', (code, signal) => {
         live.delete(proc);
         this.lastExit = { code, signal };
         resolve(this.lastExit);
