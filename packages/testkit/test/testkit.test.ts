@@ -117,9 +117,13 @@ describe('Child', () => {
     try {
       assert.deepEqual(await child.start(), { msg: 'up', port: 1234 });
       assert.ok(child.running && child.pid !== undefined);
+      // stderr is a separate pipe: its line may arrive after the ready line on stdout.
+      for (let i = 0; i < 100 && child.grep((l) => l.msg === 'plain text').length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
       assert.deepEqual(await child.stop(), { code: null, signal: 'SIGTERM' });
       assert.equal(child.running, false);
-      assert.ok(child.grep((l) => l.msg === 'plain text').length === 1);
+      assert.equal(child.grep((l) => l.msg === 'plain text').length, 1, child.tail());
     } finally {
       await child.kill();
       s.done();
