@@ -2,6 +2,7 @@
 export * from './checker.js';
 export * from './child.js';
 export * from './clock.js';
+export * from './counters.js';
 export * from './fault-proxy.js';
 export * from './history.js';
 export * from './http-client.js';
@@ -13,5 +14,6 @@ export * from './netns.js';
 export * from './nodes.js';
 export * from './random.js';
 export * from './scenario.js';
+export * from './signals.js';
 export * from './wait.js';
 export * from './workload.js';

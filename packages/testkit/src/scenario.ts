@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { FeedEntry, JsonValue } from '@tablemesh/core';
 import { type CheckReport, checkHistory, countersOf, type ReplicaSnapshot } from './checker.js';
 import { type ClockSetting, FakeClock } from './clock.js';
+import { CounterTracker } from './counters.js';
 import { FaultProxy, type LinkShape } from './fault-proxy.js';
 import { type ApiTarget, callApi, History } from './history.js';
 import { readHubFeed } from './inspect.js';
@@ -18,6 +19,7 @@ import { parseMetrics } from './metrics.js';
 import type { NetnsLink } from './netns.js';
 import { type ConfigObject, type EdgeNode, type HubNode, mergeConfig, type PublishSpec } from './nodes.js';
 import { Random } from './random.js';
+import { resume } from './signals.js';
 import { sleep, WaitTimeoutError } from './wait.js';
 import { Workload, type WorkloadOptions } from './workload.js';
 
@@ -60,32 +62,6 @@ export const FAULT_EDGE_DEFAULTS: ConfigObject = {
   hub: { connectTimeoutMs: 3_000, keepaliveSec: 3, backoff: { initialMs: 100, maxMs: 1_000 } },
   limits: { receiptTimeoutMs: 3_000 },
 };
-
-/** Counters sampled from /metrics; a value that went down is a restart, so totals add up across restarts. */
-export class CounterTracker {
-  private readonly totals = new Map<string, { base: number; last: number }>();
-
-  /** Records one scrape of `node`. */
-  observe(node: string, values: Readonly<Record<string, number>>): void {
-    for (const [name, value] of Object.entries(values)) {
-      const id = `${node}\0${name}`;
-      const t = this.totals.get(id) ?? { base: 0, last: 0 };
-      if (value < t.last) t.base += t.last; // the process restarted
-      t.last = value;
-      this.totals.set(id, t);
-    }
-  }
-
-  /** Total of `name` over every node (or one), across restarts (a lower bound: a SIGKILL loses the tail). */
-  total(name: string, node?: string): number {
-    let sum = 0;
-    for (const [id, t] of this.totals) {
-      const [n, m] = id.split('\0');
-      if (m === name && (node === undefined || n === node)) sum += t.base + t.last;
-    }
-    return sum;
-  }
-}
 
 const EDGE_COUNTERS = [
   'tablemesh_publisher_txs_sent_total',
@@ -433,7 +409,8 @@ export class Scenario {
       http507: summary.statuses['507'] ?? 0,
       applied: report.appliedPerOrigin,
       txsSent: sent,
-      resends: Math.max(0, sent - edgeApplied),
+      // lower bounds: a SIGKILL loses the last samples of the process (see docs/reliability.md)
+      resends: Math.max(0, sent - edgeApplied, this.counters.total('tablemesh_duplicates_total')),
       receiptTimeouts: this.counters.total('tablemesh_publisher_timeouts_total'),
       duplicatesDropped: this.counters.total('tablemesh_duplicates_total'),
       gaps: this.counters.total('tablemesh_gaps_total'),
@@ -446,20 +423,5 @@ export class Scenario {
     };
     console.log(JSON.stringify(figures));
     return { report, figures };
-  }
-}
-
-/** SIGSTOP: the process freezes (its sockets stay open). */
-export function pause(node: EdgeNode | HubNode): void {
-  if (node.pid !== undefined) process.kill(node.pid, 'SIGSTOP');
-}
-
-/** SIGCONT (harmless on a running process). */
-export function resume(node: EdgeNode | HubNode): void {
-  if (node.pid === undefined) return;
-  try {
-    process.kill(node.pid, 'SIGCONT');
-  } catch {
-    // gone
   }
 }

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FakeClock, frozenSpec, offsetSpec } from '../src/clock.ts';
+import { CounterTracker } from '../src/counters.ts';
 import { findLibFaketime } from '../src/nodes.ts';
-import { CounterTracker } from '../src/scenario.ts';
 
 /** Runs a child that prints Date.now() every 100 ms on a line, for `lines` lines. */
 function childClock(clock: FakeClock, lib: string, onLine: (n: number, i: number) => void, lines: number) {
