@@ -225,7 +225,11 @@ export class Committer {
     const missed = this.groupsFlushed - at;
     if (missed <= 0) return false;
     if (missed > this.recentFlushes.length) return true;
-    return this.recentFlushes.slice(this.recentFlushes.length - missed).some((keys) => keys.has(key));
+    // Walk the newest `missed` groups in place: this runs on every prefetched read of the write path.
+    for (let i = this.recentFlushes.length - missed; i < this.recentFlushes.length; i++) {
+      if (this.recentFlushes[i]!.has(key)) return true;
+    }
+    return false;
   }
 
   /** @internal prepared-but-unsynced writes */
