@@ -154,18 +154,35 @@ function foldTwo(prev: Op, next: Op): Op {
  * compared byte for byte (I4): `{"a":{name:[value,wall,counter,node,epoch]},"w":[kind,wall,counter,node,epoch]}`.
  */
 export function encodeState(state: RecordState): string {
-  const a: Record<string, JsonValue> = Object.fromEntries(
-    Object.keys(state.attrs).map((name) => {
-      const { value, stamp } = state.attrs[name]!;
-      return [name, [value, stamp.wall, stamp.counter, stamp.node, stamp.epoch]];
-    }),
-  );
-  const doc: Record<string, JsonValue> = { a };
-  if (state.w !== undefined) {
-    const { stamp, kind } = state.w;
-    doc['w'] = [kind, stamp.wall, stamp.counter, stamp.node, stamp.epoch];
+  // Written directly rather than through an intermediate document: this runs once per write. Each piece is
+  // what canonicalJson would produce — names sorted by UTF-16 code units ("a" < "w"), values canonical.
+  const names = Object.keys(state.attrs).sort();
+  let out = '{"a":{';
+  // The attributes of one write share one stamp object: serialize it once.
+  let lastStamp: Stamp | undefined;
+  let lastStampText = '';
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const { value, stamp } = state.attrs[name]!;
+    if (stamp !== lastStamp) {
+      lastStamp = stamp;
+      lastStampText = stampText(stamp);
+    }
+    out += `${i > 0 ? ',' : ''}${JSON.stringify(name)}:[${canonicalValue(value)},${lastStampText}]`;
   }
-  return canonicalJson(doc);
+  out += '}';
+  if (state.w !== undefined) out += `,"w":[${JSON.stringify(state.w.kind)},${stampText(state.w.stamp)}]`;
+  return `${out}}`;
+}
+
+/** `wall,counter,"node","epoch"` of a stamp, canonical (integers print as themselves). */
+function stampText(stamp: Stamp): string {
+  return `${canonicalJson(stamp.wall)},${canonicalJson(stamp.counter)},${JSON.stringify(stamp.node)},${JSON.stringify(stamp.epoch)}`;
+}
+
+function canonicalValue(value: JsonValue): string {
+  // Strings are most attribute values; JSON.stringify escapes them exactly as RFC 8785 does.
+  return typeof value === 'string' ? JSON.stringify(value) : canonicalJson(value);
 }
 
 /** Parses `encodeState` output back into a state, validating every part; TM_INVALID_VALUE if malformed. */

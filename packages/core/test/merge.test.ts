@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { canonicalJson } from '../src/canonical-json.js';
 import { isTmError } from '../src/errors.js';
 import {
   applyOp,
@@ -368,5 +370,62 @@ describe('tombstones and GC helpers (I5)', () => {
     assert.equal(isCollectableTombstone(revived, st(100)), false);
     assert.equal(isCollectableTombstone(applyOp(emptyState(), put(1, {}), st(1)), st(100)), false);
     assert.equal(isCollectableTombstone(emptyState(), st(100)), false);
+  });
+});
+
+describe('encodeState', () => {
+  /** The documented format built as a document and canonicalised: the oracle of the direct writer. */
+  function referenceEncoding(state: RecordState): string {
+    const tuple = (s: Stamp): JsonValue[] => [s.wall, s.counter, s.node, s.epoch];
+    const a: Record<string, JsonValue> = {};
+    for (const name of Object.keys(state.attrs)) {
+      const { value, stamp } = state.attrs[name]!;
+      a[name] = [value, ...tuple(stamp)];
+    }
+    const doc: Record<string, JsonValue> = { a };
+    if (state.w) doc['w'] = [state.w.kind, ...tuple(state.w.stamp)];
+    return canonicalJson(doc);
+  }
+
+  const stampArb = fc.record({
+    wall: fc.integer({ min: 0, max: 2 ** 48 }),
+    counter: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+    node: fc.string(),
+    epoch: fc.string(),
+  });
+  const valueArb = fc.jsonValue().map((v) => JSON.parse(JSON.stringify(v)) as JsonValue);
+  const stateArb = fc
+    .record({
+      stamps: fc.array(stampArb, { minLength: 1, maxLength: 3 }),
+      attrs: fc.dictionary(fc.string(), fc.tuple(valueArb, fc.nat(2))),
+      w: fc.option(fc.tuple(fc.constantFrom<'put' | 'delete'>('put', 'delete'), fc.nat(2)), {
+        nil: undefined,
+      }),
+    })
+    .map(({ stamps, attrs, w }): RecordState => {
+      // Shared stamp objects (as one write produces) and distinct ones, in any attribute order.
+      const pick = (i: number): Stamp => stamps[i % stamps.length]!;
+      const entries = Object.entries(attrs).map(([name, [value, i]]) => [name, { value, stamp: pick(i) }]);
+      const state: RecordState = { attrs: Object.fromEntries(entries) };
+      return w ? { ...state, w: { kind: w[0], stamp: pick(w[1]) } } : state;
+    });
+
+  it('writes exactly the canonical JSON (RFC 8785) of the documented state format', () => {
+    fc.assert(
+      fc.property(stateArb, (state) => {
+        assert.equal(encodeState(state), referenceEncoding(state));
+      }),
+      { numRuns: 1000 },
+    );
+    const s = applyOp(
+      emptyState(),
+      put('k', { b: -0, a: 'x\u0000"', c: { z: 1, y: [2e21, 1e-7] } }),
+      st(5, 'n"1', 3),
+    );
+    assert.equal(encodeState(s), referenceEncoding(s));
+    assert.equal(
+      encodeState(s),
+      '{"a":{"a":["x\\u0000\\"",5,3,"n\\"1","e1"],"b":[0,5,3,"n\\"1","e1"],"c":[{"y":[2e+21,1e-7],"z":1},5,3,"n\\"1","e1"]},"w":["put",5,3,"n\\"1","e1"]}',
+    );
   });
 });

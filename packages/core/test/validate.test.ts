@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { canonicalJson } from '../src/canonical-json.js';
 import { isTmError, type TmError } from '../src/errors.js';
+import type { JsonValue } from '../src/types.js';
 import {
   assertAttributeName,
   assertJsonValue,
@@ -202,11 +205,45 @@ describe('validateRecordAttrs', () => {
   });
 });
 
+/** JSON values the validator accepts mostly: doubles within ±1e15 (no integers beyond 2^53), any strings. */
+const { json: jsonArb } = fc.letrec<{ json: unknown }>((tie) => ({
+  json: fc.oneof(
+    { depthSize: 'small' },
+    fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e15, max: 1e15 }),
+    fc.string({ unit: 'grapheme' }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(tie('json'), { maxLength: 4 }),
+    fc.dictionary(fc.string(), tie('json'), { maxKeys: 4 }),
+  ),
+}));
+
 describe('record size', () => {
   it('measures UTF-8 bytes of the canonical JSON', () => {
     assert.equal(recordBytes({ b: 1, a: 'é' }), Buffer.byteLength('{"a":"é","b":1}'));
     assert.equal(recordBytes({ b: 1, a: 'é' }), 16);
     assert.equal(recordBytes({}), 2);
+  });
+
+  it('equals the canonical JSON byte length for any validated record', () => {
+    let skipped = 0;
+    fc.assert(
+      fc.property(fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9_]{0,8}$/), jsonArb), (raw) => {
+        let attrs: Record<string, JsonValue>;
+        try {
+          attrs = validateRecordAttrs(raw, 'id');
+        } catch {
+          skipped++;
+          return; // invalid records never reach recordBytes
+        }
+        assert.equal(recordBytes(attrs), Buffer.byteLength(canonicalJson(attrs), 'utf8'));
+      }),
+      { numRuns: 1000 },
+    );
+    assert.ok(
+      skipped < 500,
+      `${skipped} of 1000 generated records were invalid: the property tested too little`,
+    );
   });
 
   it('accepts a record at the limit and refuses one byte more with TM_RECORD_TOO_LARGE', () => {

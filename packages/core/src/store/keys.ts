@@ -22,21 +22,31 @@ const END = '\xff';
 /** A binary key as a latin1 string; compare with `<`. */
 export type BinKey = string;
 
+/** Printable ASCII and the other 7-bit characters except NUL: one byte per char, nothing to escape. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is the one ASCII char that needs escaping in a key
+const PLAIN_ASCII = /^[\x01-\x7f]*$/;
+
 function encodeString(tag: number, text: string): string {
+  // Most keys are ASCII ids: their UTF-8 bytes are their chars, so the Buffer round trip is skipped (write path).
+  if (PLAIN_ASCII.test(text)) return String.fromCharCode(tag) + text + '\x00';
   // 0x00 inside the string becomes 0x00 0xff; 0x00 0x00 would be ambiguous, so the terminator is a lone 0x00.
   const bytes = Buffer.from(text, 'utf8').toString('latin1');
   return String.fromCharCode(tag) + bytes.replaceAll('\x00', '\x00\xff') + '\x00';
 }
 
+/** Scratch space of encodeNumber: keys are built one at a time, synchronously. */
+const numberScratch = new DataView(new ArrayBuffer(8));
+
 function encodeNumber(n: number): string {
-  const buf = Buffer.alloc(8);
-  buf.writeDoubleBE(n === 0 ? 0 : n); // -0 and 0 are one key
-  if (buf[0]! & 0x80) {
-    for (let i = 0; i < 8; i++) buf[i] = ~buf[i]! & 0xff; // negative: flip all bits
-  } else {
-    buf[0] = buf[0]! | 0x80; // positive: flip the sign bit
+  numberScratch.setFloat64(0, n === 0 ? 0 : n); // big-endian; -0 and 0 are one key
+  // Negative: flip all bits; positive: flip the sign bit — byte order then equals numeric order.
+  const negative = (numberScratch.getUint8(0) & 0x80) !== 0;
+  let out = String.fromCharCode(TAG_NUMBER);
+  for (let i = 0; i < 8; i++) {
+    const b = numberScratch.getUint8(i);
+    out += String.fromCharCode(negative ? ~b & 0xff : i === 0 ? b | 0x80 : b);
   }
-  return String.fromCharCode(TAG_NUMBER) + buf.toString('latin1');
+  return out;
 }
 
 /** Encodes one tuple element. */
