@@ -193,6 +193,11 @@ export function decodeState(text: string): RecordState {
   } catch {
     throw malformed('not JSON');
   }
+  return decodeStateDoc(doc);
+}
+
+/** decodeState of an already parsed document (e.g. a state embedded in a change-log entry). */
+export function decodeStateDoc(doc: unknown): RecordState {
   if (!isPlainObject(doc) || !isPlainObject(doc['a'])) throw malformed('expected {"a":{…},"w"?:[…]}');
   for (const k of Object.keys(doc)) if (k !== 'a' && k !== 'w') throw malformed(`unexpected field ${k}`);
   let w: W | undefined;

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import type { test as nodeTest } from 'node:test';
 import { isTmError } from '../src/errors.js';
+import { encodeKey } from '../src/store/keys.js';
 import type { KvBackend } from '../src/store/kv.js';
 import { type LiveRecord, Store } from '../src/store/store.js';
 
@@ -337,8 +338,10 @@ export function storeSuite({
     withStore(async (store) => {
       await store.createTable({ name: 'c' });
       const seen: number[] = [];
+      const emitted: unknown[] = [];
       store.onChanges((changes) => {
         for (const c of changes) seen.push(c.seq);
+        emitted.push(...changes.map((c) => ({ ...c })));
       });
       await store.writeLocal([{ table: 'c', ops: [{ kind: 'put', key: 'a', attrs: { v: 1 } }] }]);
       await store.transact((tx) =>
@@ -360,11 +363,23 @@ export function storeSuite({
         ],
       );
       assert.equal(changes[1]?.record?.['w'], 2);
+      assert.deepEqual(strip(changes[1]?.record ?? undefined), { id: 'a', v: 1, w: 2 });
+      assert.equal(changes[1]?.record?.['__updatedtime__'], clock + 1);
       assert.deepEqual(seen, [1, 2, 3]);
+      // What listeners get in memory is what the log holds on disk, record included.
+      assert.deepEqual(
+        emitted,
+        changes.map((c) => ({ ...c })),
+      );
       assert.deepEqual(
         (await store.readChanges('c', 2)).changes.map((c) => c.seq),
         [3],
       );
+      // Entries of older logs held the live record instead of the merge state: still readable.
+      const table = store.requireTable('c').name;
+      const legacy = { seq: 4, table, key: 'z', record: { id: 'z', v: 9 }, origin: 'node_a', wall: 5 };
+      await store.transact((tx) => tx.put(encodeKey(['c', table, 4]), Buffer.from(JSON.stringify(legacy))));
+      assert.deepEqual((await store.readChanges('c', 3)).changes, [legacy]);
     }));
 
   test(`${name}: local retention removes records older than expiration`, () =>

@@ -8,30 +8,26 @@ import { canonicalJson } from '../canonical-json.js';
 import { TmError } from '../errors.js';
 import { Failpoints, type JoinFn, joinFor } from '../failpoints.js';
 import { HlcClock } from '../hlc.js';
-import { decodeState, emptyState, encodeState, foldOps, liveRecord, stateOfOp } from '../merge.js';
+import {
+  decodeState,
+  decodeStateDoc,
+  emptyState,
+  encodeState,
+  foldOps,
+  liveRecord,
+  stateOfOp,
+} from '../merge.js';
 import type { JsonValue, Op, PrimaryKey, RecordState, Stamp, Transaction } from '../types.js';
 import { assertPrimaryKey, assertRecordSize, validateRecordAttrs } from '../validate.js';
+import { type Change, ChangeLog, type LiveRecord } from './change-log.js';
 import { type CommitObserver, Committer, type TransactOptions, type Tx } from './commit.js';
 import { type BinKey, decodeKey, encodeKey, prefixEnd } from './keys.js';
 import type { KvBackend } from './kv.js';
 import { assertQuery, compareValues, matches, type Plan, planQuery, type Query, toKeyPart } from './query.js';
 import { makeTableDef, type TableDef, type TableInput, tableRef } from './tables.js';
 
+export type { Change, LiveRecord } from './change-log.js';
 export type { Tx } from './commit.js';
-
-/** Live record as applications see it: attributes, primary key, `__createdtime__`, `__updatedtime__`. */
-export type LiveRecord = Record<string, JsonValue>;
-
-/** One change applied to a table, local or replicated, as kept in the change log (SSE source). */
-export interface Change {
-  readonly seq: number;
-  readonly table: string;
-  readonly key: PrimaryKey;
-  /** the live record after the change; null when the record no longer exists */
-  readonly record: LiveRecord | null;
-  readonly origin: string;
-  readonly wall: number;
-}
 
 /** Receives each local transaction inside its batch: the outbox (edge). May throw (e.g. TM_QUOTA_FULL). */
 export interface LocalTxSink {
@@ -80,11 +76,8 @@ export class Store {
   readonly maxTxBytes: number;
   readonly maxOpsPerTx: number;
   private readonly tables = new Map<string, TableDef>();
-  private readonly changeSeq = new Map<string, { first: number; next: number }>();
   private readonly listeners = new Set<(changes: readonly Change[]) => void>();
   private sink: LocalTxSink | undefined;
-  /** change-log entries a transaction has added per table, before it is prepared */
-  private readonly pendingChanges = new WeakMap<Tx, Map<string, number>>();
   /** the I4 join (a mutant only under a failpoint) */
   private readonly join: JoinFn;
 
@@ -96,7 +89,7 @@ export class Store {
     readonly epoch: string,
     readonly clock: HlcClock,
     readonly now: () => number,
-    private readonly changeLogRetention: number,
+    private readonly changeLog: ChangeLog,
     options: StoreOptions,
   ) {
     this.maxRecordBytes = options.maxRecordBytes ?? 128 * 1024;
@@ -117,10 +110,12 @@ export class Store {
     const clock = new HlcClock({ now });
     const hlcBuf = await options.kv.get(META_HLC);
     if (hlcBuf) clock.restore(parse(hlcBuf)); // I1 across restarts
+    const changeLog = new ChangeLog(options.kv, options.changeLogRetention ?? 10_000, now);
     const committer = new Committer(options.kv, {
       sync: options.sync ?? true,
       // I1: the high-water mark is written in every batch
       extraWrites: () => [{ key: META_HLC, value: json(clock.peek()) }],
+      onLogSegment: (key) => changeLog.segmentWritten(key),
       ...(options.observer ? { observer: options.observer } : {}),
     });
     const store = new Store(
@@ -130,7 +125,7 @@ export class Store {
       parse<string>(epochBuf),
       clock,
       now,
-      options.changeLogRetention ?? 10_000,
+      changeLog,
       options,
     );
     await store.loadTables();
@@ -142,14 +137,7 @@ export class Store {
     for await (const [, value] of this.kv.iterate({ gte: prefix, lt: prefixEnd(prefix) })) {
       const def = parse<TableDef>(value);
       this.tables.set(def.name, def);
-      const range = { gte: encodeKey(['c', def.name]), lt: prefixEnd(encodeKey(['c', def.name])) };
-      let first = 1;
-      let next = 1;
-      for await (const [key] of this.kv.iterate({ ...range, limit: 1 })) first = decodeKey(key)[2] as number;
-      for await (const [key] of this.kv.iterate({ ...range, reverse: true, limit: 1 })) {
-        next = (decodeKey(key)[2] as number) + 1;
-      }
-      this.changeSeq.set(def.name, { first: Math.min(first, next), next });
+      await this.changeLog.load(def.name);
     }
   }
 
@@ -207,7 +195,7 @@ export class Store {
       tx.put(encodeKey(['t', def.name]), json(def));
       tx.onPrepared(() => {
         this.tables.set(def.name, def);
-        this.changeSeq.set(def.name, { first: 1, next: 1 });
+        this.changeLog.reset(def.name);
       });
       return def;
     });
@@ -220,10 +208,12 @@ export class Store {
       tx.del(encodeKey(['t', def.name]));
       tx.onPrepared(() => {
         this.tables.delete(def.name);
-        this.changeSeq.delete(def.name);
+        this.changeLog.forget(def.name);
       });
     });
-    // The definition is gone, so nothing writes to these ranges any more; clear them in bounded batches.
+    // The definition is gone, so nothing writes to these ranges any more; clear them in bounded batches — after
+    // the groups prepared before the drop landed: their change-log segments are not visible before that.
+    await this.committer.flush();
     for (const ns of ['r', 'i', 'x', 'c']) await this.clearPrefix(encodeKey([ns, def.name]));
   }
 
@@ -266,11 +256,11 @@ export class Store {
     const encoded = encodeState(after);
     if (encoded === raw) return undefined; // nothing new: a duplicate or an older write (I4, I9)
     tx.put(recordKey(def.name, key), Buffer.from(encoded, 'utf8'));
-    const newLive = liveRecord(after, def.primaryKey, key);
     if (def.indexes.length > 0 || def.expirationSec !== undefined) {
-      this.updateIndexes(tx, def, key, before ? liveRecord(before, def.primaryKey, key) : undefined, newLive);
+      const oldLive = before ? liveRecord(before, def.primaryKey, key) : undefined;
+      this.updateIndexes(tx, def, key, oldLive, liveRecord(after, def.primaryKey, key));
     }
-    return this.appendChange(tx, def.name, key, newLive ?? null, origin);
+    return this.changeLog.append(tx, def, key, { state: after, encoded }, origin);
   }
 
   /** Applies a transaction's ops by the I4 join and advances the HLC past its stamp (I2). */
@@ -292,7 +282,7 @@ export class Store {
     if (!before) return undefined;
     tx.del(recordKey(def.name, key));
     this.updateIndexes(tx, def, key, liveRecord(before, def.primaryKey, key), undefined);
-    const change = this.appendChange(tx, def.name, key, null, origin);
+    const change = this.changeLog.append(tx, def, key, undefined, origin);
     tx.onDurable(() => this.emit([change]));
     return change;
   }
@@ -319,44 +309,6 @@ export class Store {
     const newKeys = new Set(this.indexEntries(def, key, newLive));
     for (const k of oldKeys) if (!newKeys.has(k)) tx.del(k);
     for (const k of newKeys) if (!oldKeys.has(k)) tx.put(k, Buffer.alloc(0));
-  }
-
-  private appendChange(
-    tx: Tx,
-    table: string,
-    key: PrimaryKey,
-    record: LiveRecord | null,
-    origin: string,
-  ): Change {
-    const counters = this.changeSeq.get(table) ?? { first: 1, next: 1 };
-    // Sequence numbers are handed out in prepare order; the in-memory counter moves only once prepared.
-    let pending = this.pendingChanges.get(tx);
-    if (!pending) {
-      pending = new Map();
-      this.pendingChanges.set(tx, pending);
-    }
-    const offset = pending.get(table) ?? 0;
-    pending.set(table, offset + 1);
-    const seq = counters.next + offset;
-    const change: Change = { seq, table, key, record, origin, wall: this.now() };
-    tx.put(encodeKey(['c', table, seq]), json(change));
-    if (offset === 0) {
-      tx.onPrepared(() => {
-        const c = this.changeSeq.get(table);
-        if (c) c.next += pending?.get(table) ?? 0;
-      });
-      // Trim the oldest entries beyond retention, a few per transaction, so the log stays bounded.
-      const excess = seq - counters.first + 1 - this.changeLogRetention;
-      const trim = Math.min(Math.max(excess, 0), 4);
-      for (let i = 0; i < trim; i++) tx.del(encodeKey(['c', table, counters.first + i]));
-      if (trim > 0) {
-        tx.onPrepared(() => {
-          const c = this.changeSeq.get(table);
-          if (c) c.first += trim;
-        });
-      }
-    }
-    return change;
   }
 
   private emit(changes: readonly Change[]): void {
@@ -552,15 +504,7 @@ export class Store {
     afterSeq: number,
     limit = 500,
   ): Promise<{ first: number; changes: Change[] }> {
-    const def = this.requireTable(table);
-    const range = {
-      gt: encodeKey(['c', def.name, afterSeq]),
-      lt: prefixEnd(encodeKey(['c', def.name])),
-      limit,
-    };
-    const changes: Change[] = [];
-    for await (const [, value] of this.kv.iterate(range)) changes.push(parse<Change>(value));
-    return { first: this.changeSeq.get(def.name)?.first ?? 1, changes };
+    return this.changeLog.read(this.requireTable(table), afterSeq, limit);
   }
 
   /**
@@ -568,17 +512,7 @@ export class Store {
    * change still being committed is not counted: a reader that starts after this seq misses nothing (SSE "now").
    */
   async lastChangeSeq(table: string): Promise<number> {
-    const def = this.requireTable(table);
-    const prefix = encodeKey(['c', def.name]);
-    for await (const [key] of this.kv.iterate({
-      gte: prefix,
-      lt: prefixEnd(prefix),
-      reverse: true,
-      limit: 1,
-    })) {
-      return decodeKey(key)[2] as number;
-    }
-    return 0;
+    return this.changeLog.lastSeq(this.requireTable(table).name);
   }
 
   /** Removes records of tables with `expiration` whose last update is older than it (local retention). */
