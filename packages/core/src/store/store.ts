@@ -8,16 +8,8 @@ import { canonicalJson } from '../canonical-json.js';
 import { TmError } from '../errors.js';
 import { Failpoints, type JoinFn, joinFor } from '../failpoints.js';
 import { HlcClock } from '../hlc.js';
-import {
-  decodeState,
-  decodeStateDoc,
-  emptyState,
-  encodeState,
-  foldOps,
-  liveRecord,
-  stateOfOp,
-} from '../merge.js';
-import type { JsonValue, Op, PrimaryKey, RecordState, Stamp, Transaction } from '../types.js';
+import { decodeState, emptyState, encodeState, foldOps, liveRecord, stateOfOp } from '../merge.js';
+import type { Op, PrimaryKey, RecordState, Stamp, Transaction } from '../types.js';
 import { assertPrimaryKey, assertRecordSize, validateRecordAttrs } from '../validate.js';
 import { type Change, ChangeLog, type LiveRecord } from './change-log.js';
 import { type CommitObserver, Committer, type TransactOptions, type Tx } from './commit.js';
