@@ -5,11 +5,27 @@ import type { KvBackend, KvRange, KvWrite } from './kv.js';
 
 const toBuf = (key: BinKey): Buffer => Buffer.from(key, 'latin1');
 
-type RawOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+// biome-ignore lint/suspicious/noControlCharactersInRegex: keys hold NUL terminators; this tests for 7-bit only
+const SEVEN_BIT = /^[\x00-\x7f]*$/;
 
-/** classic-level's own batch entry point (the version is pinned): operations with encoded Buffers. */
-interface RawBatch {
+/**
+ * A key as classic-level takes it: the binding reads a string as UTF-8, which for a 7-bit key (most keys: ids
+ * and names) is exactly its bytes — no Buffer to allocate. Keys with bytes ≥ 0x80 (numbers) go as Buffers.
+ */
+const toNative = (key: BinKey): string | Buffer => (SEVEN_BIT.test(key) ? key : toBuf(key));
+
+type RawOp = { type: 'put'; key: string | Buffer; value: Buffer } | { type: 'del'; key: string | Buffer };
+
+/**
+ * classic-level's own entry points (the version is pinned), below abstract-level's public methods which clone,
+ * re-validate and re-encode every key: operations and keys as encoded strings or Buffers.
+ */
+interface RawLevel {
   _batch?(ops: readonly RawOp[], options: { sync: boolean }): Promise<void>;
+  _getMany?(
+    keys: readonly (string | Buffer)[],
+    options: { valueEncoding: 'buffer'; fillCache: boolean },
+  ): Promise<(Buffer | undefined)[]>;
 }
 
 /** LevelDB-backed store; `write(batch, true)` resolves only after LevelDB's fsync'd write (I6). */
@@ -35,6 +51,10 @@ export class LevelKv implements KvBackend {
 
   async getMany(keys: readonly BinKey[]): Promise<(Buffer | undefined)[]> {
     if (keys.length === 0) return [];
+    const raw = this.db as unknown as RawLevel;
+    if (typeof raw._getMany === 'function' && this.db.status === 'open') {
+      return raw._getMany(keys.map(toNative), { valueEncoding: 'buffer', fillCache: true });
+    }
     const values = await this.db.getMany(keys.map(toBuf));
     return values.map((v) => v ?? undefined);
   }
@@ -61,13 +81,13 @@ export class LevelKv implements KvBackend {
     if (batch.length === 0) return;
     const ops = batch.map((w) =>
       w.value === undefined
-        ? { type: 'del' as const, key: toBuf(w.key) }
-        : { type: 'put' as const, key: toBuf(w.key), value: w.value },
+        ? { type: 'del' as const, key: toNative(w.key) }
+        : { type: 'put' as const, key: toNative(w.key), value: w.value },
     );
     // abstract-level's public batch() clones and re-validates every operation: ≈20% of the CPU of a small
     // transaction (measured: 135 → 110 µs per single-op transaction). Our keys and values are already Buffers,
     // so hand them to classic-level's implementation directly when it has one.
-    const raw = this.db as unknown as RawBatch;
+    const raw = this.db as unknown as RawLevel;
     if (typeof raw._batch === 'function' && this.db.status === 'open') await raw._batch(ops, { sync });
     else await this.db.batch(ops, { sync });
   }
