@@ -33,8 +33,16 @@ export function stateOfOp(op: Op, stamp: Stamp): RecordState {
   }
 }
 
+/** The attributes at `stamp`, in sorted name order (the order joinStates produces, so a first write is kept as is). */
 function stampAll(attrs: Readonly<Record<string, JsonValue>>, stamp: Stamp): Record<string, StampedValue> {
-  return Object.fromEntries(Object.keys(attrs).map((name) => [name, { value: attrs[name]!, stamp }]));
+  const names = Object.keys(attrs).sort();
+  const out: Record<string, StampedValue> = {};
+  for (const name of names) {
+    // An assignment to `__proto__` would set the prototype; such a name takes the slow, exact path.
+    if (name === '__proto__') return Object.fromEntries(names.map((n) => [n, { value: attrs[n]!, stamp }]));
+    out[name] = { value: attrs[name]!, stamp };
+  }
+  return out;
 }
 
 /** Applies one op at `stamp` to a state: `joinStates(state, stateOfOp(op, stamp))` (I4). */
@@ -47,16 +55,31 @@ export function applyOp(state: RecordState, op: Op, stamp: Stamp): RecordState {
  * associative and idempotent; every tie is broken deterministically.
  */
 export function joinStates(a: RecordState, b: RecordState): RecordState {
+  const aNames = Object.keys(a.attrs);
+  const bNames = Object.keys(b.attrs);
+  // The first write to a key joins into nothing: `b` is the result when it is already normal (every attribute
+  // survives its W, names sorted) — which the state of a single op is.
+  if (a.w === undefined && aNames.length === 0 && isNormal(b, bNames)) return b;
   const w = maxW(a.w, b.w);
-  const names = new Set([...Object.keys(a.attrs), ...Object.keys(b.attrs)]);
+  const names =
+    aNames.length === 0 ? bNames : bNames.length === 0 ? aNames : [...new Set([...aNames, ...bNames])];
   const entries: [string, StampedValue][] = [];
-  for (const name of [...names].sort()) {
+  for (const name of names.sort()) {
     // Own attributes only: `constructor`, `toString` … are ordinary attribute names (SPEC §3).
     const best = maxAttr(ownAttr(a.attrs, name), ownAttr(b.attrs, name));
     if (survives(best.stamp, w)) entries.push([name, best]);
   }
   const attrs = entries.length === 0 ? EMPTY_ATTRS : Object.fromEntries(entries);
   return w === undefined ? { attrs } : { w, attrs };
+}
+
+/** True when every attribute of `state` survives its W and `names` (its attribute names) are sorted. */
+function isNormal(state: RecordState, names: readonly string[]): boolean {
+  for (let i = 0; i < names.length; i++) {
+    if (i > 0 && names[i - 1]! >= names[i]!) return false;
+    if (!survives(state.attrs[names[i]!]!.stamp, state.w)) return false;
+  }
+  return true;
 }
 
 function ownAttr(attrs: RecordState['attrs'], name: string): StampedValue | undefined {

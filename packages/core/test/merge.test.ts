@@ -377,11 +377,10 @@ describe('encodeState', () => {
   /** The documented format built as a document and canonicalised: the oracle of the direct writer. */
   function referenceEncoding(state: RecordState): string {
     const tuple = (s: Stamp): JsonValue[] => [s.wall, s.counter, s.node, s.epoch];
-    const a: Record<string, JsonValue> = {};
-    for (const name of Object.keys(state.attrs)) {
-      const { value, stamp } = state.attrs[name]!;
-      a[name] = [value, ...tuple(stamp)];
-    }
+    // fromEntries, not assignment: `__proto__` is an attribute name like any other here.
+    const a: Record<string, JsonValue> = Object.fromEntries(
+      Object.entries(state.attrs).map(([name, { value, stamp }]) => [name, [value, ...tuple(stamp)]]),
+    );
     const doc: Record<string, JsonValue> = { a };
     if (state.w) doc['w'] = [state.w.kind, ...tuple(state.w.stamp)];
     return canonicalJson(doc);
