@@ -96,8 +96,9 @@ export class Tx {
   readonly writes = new Map<BinKey, Buffer | undefined>();
   /** this transaction's appends to logs, by log name */
   logs: Map<string, LogSegment> | undefined;
-  private readonly preparedHooks: (() => void)[] = [];
-  private readonly durableHooks: (() => void)[] = [];
+  // Allocated on first use: most transactions register one hook or none.
+  private preparedHooks: (() => void)[] | undefined;
+  private durableHooks: (() => void)[] | undefined;
 
   constructor(
     private readonly committer: Committer,
@@ -178,21 +179,22 @@ export class Tx {
 
   /** Runs `fn` synchronously once this transaction's writes joined a group (in commit order, under the lock). */
   onPrepared(fn: () => void): void {
-    this.preparedHooks.push(fn);
+    (this.preparedHooks ??= []).push(fn);
   }
 
   /** Runs `fn` after the group holding this transaction is durable. */
   onDurable(fn: () => void): void {
-    this.durableHooks.push(fn);
+    (this.durableHooks ??= []).push(fn);
   }
 
   /** @internal */
   runPrepared(): void {
-    for (const fn of this.preparedHooks) fn();
+    if (this.preparedHooks) for (const fn of this.preparedHooks) fn();
   }
 
   /** @internal Runs the durable hooks; the transaction is committed, so a failing hook must not fail it. */
   runDurable(): void {
+    if (!this.durableHooks) return;
     for (const fn of this.durableHooks) {
       try {
         fn();

@@ -242,12 +242,13 @@ export class Store {
     incoming: RecordState,
     origin: string,
   ): Promise<Change | undefined> {
-    const raw = (await tx.get(recordKey(def.name, key)))?.toString('utf8');
+    const rk = recordKey(def.name, key);
+    const raw = (await tx.get(rk))?.toString('utf8');
     const before = raw === undefined ? undefined : decodeState(raw);
     const after = this.join(before ?? emptyState(), incoming);
     const encoded = encodeState(after);
     if (encoded === raw) return undefined; // nothing new: a duplicate or an older write (I4, I9)
-    tx.put(recordKey(def.name, key), Buffer.from(encoded, 'utf8'));
+    tx.put(rk, Buffer.from(encoded, 'utf8'));
     if (def.indexes.length > 0 || def.expirationSec !== undefined) {
       const oldLive = before ? liveRecord(before, def.primaryKey, key) : undefined;
       this.updateIndexes(tx, def, key, oldLive, liveRecord(after, def.primaryKey, key));
@@ -259,6 +260,11 @@ export class Store {
   async applyTransaction(tx: Tx, txn: Transaction): Promise<Change[]> {
     const def = this.requireTable(txn.table);
     this.clock.observe(txn.stamp); // I2
+    return this.applyOps(tx, def, txn);
+  }
+
+  /** Merges a transaction's ops into `def` (whose name is txn.table); emits the changes once durable. */
+  private async applyOps(tx: Tx, def: TableDef, txn: Transaction): Promise<Change[]> {
     const changes: Change[] = [];
     for (const op of txn.ops) {
       const change = await this.mergeState(tx, def, op.key, stateOfOp(op, txn.stamp), txn.stamp.node);
@@ -330,7 +336,8 @@ export class Store {
           epoch: slot?.epoch ?? this.epoch,
         };
         const txn: Transaction = { table: def.name, stamp, seq: slot?.seq ?? 0, ops };
-        await this.applyTransaction(tx, txn);
+        // The stamp comes from this clock: nothing to observe (I2 is for stamps from elsewhere).
+        await this.applyOps(tx, def, txn);
         if (slot) await this.sink?.append(tx, txn);
         txns.push(txn);
       }
@@ -357,7 +364,7 @@ export class Store {
     }
     const result = new Map<TableDef, Op[]>();
     for (const [def, { ops, bytes }] of grouped) {
-      const folded = foldOps(ops);
+      const folded = ops.length === 1 ? ops : foldOps(ops);
       if (folded.length > this.maxOpsPerTx) {
         throw new TmError(
           'TM_TX_TOO_LARGE',
