@@ -13,9 +13,11 @@ type W = NonNullable<RecordState['w']>;
 
 const EMPTY_ATTRS: Readonly<Record<string, StampedValue>> = Object.freeze({});
 
-/** The state of a key nothing was ever written to. */
+const EMPTY_STATE: RecordState = Object.freeze({ attrs: EMPTY_ATTRS });
+
+/** The state of a key nothing was ever written to (one shared, frozen object). */
 export function emptyState(): RecordState {
-  return { attrs: EMPTY_ATTRS };
+  return EMPTY_STATE;
 }
 
 /** The state a single op at `stamp` produces on its own (I4). */

@@ -48,8 +48,12 @@ const MAX_TRIM_PER_TX = 4;
 /** The change logs of all tables of one store. */
 export class ChangeLog {
   private readonly tables = new Map<string, TableLog>();
-  /** entries a transaction has appended per table, before it is prepared */
-  private readonly pending = new WeakMap<Tx, Map<string, number>>();
+  /**
+   * Entries the transaction now preparing has appended, per table. Transactions prepare one at a time under the
+   * commit lock and their onPrepared hooks run before it is released, so one map serves them all in turn.
+   */
+  private pendingTx: Tx | undefined;
+  private readonly pending = new Map<string, number>();
 
   constructor(
     private readonly kv: KvBackend,
@@ -95,13 +99,12 @@ export class ChangeLog {
   append(tx: Tx, def: TableDef, key: PrimaryKey, after: StateAfter | undefined, origin: string): Change {
     const table = def.name;
     const log = this.tables.get(table) ?? { first: 1, next: 1, segments: [] };
-    let pending = this.pending.get(tx);
-    if (!pending) {
-      pending = new Map();
-      this.pending.set(tx, pending);
+    if (this.pendingTx !== tx) {
+      this.pendingTx = tx;
+      this.pending.clear();
     }
-    const offset = pending.get(table) ?? 0;
-    pending.set(table, offset + 1);
+    const offset = this.pending.get(table) ?? 0;
+    this.pending.set(table, offset + 1);
     const seq = log.next + offset;
     const wall = this.now();
     const entry =
@@ -109,16 +112,13 @@ export class ChangeLog {
       `"origin":${JSON.stringify(origin)},"wall":${wall},"state":${after?.encoded ?? 'null'}}`;
     tx.appendLog(`c/${table}`, encodeKey(['c', table, seq]), entry);
     if (offset === 0) {
-      const counts = pending;
       tx.onPrepared(() => {
         const current = this.tables.get(table);
-        if (current) current.next += counts.get(table) ?? 0;
+        if (current) current.next += this.pending.get(table) ?? 0;
       });
       this.trim(tx, table, log, seq);
     }
-    return lazyChange(seq, table, key, origin, wall, () =>
-      after ? (liveRecord(after.state, def.primaryKey, key) ?? null) : null,
-    );
+    return lazyChange(seq, def, key, origin, wall, after);
   }
 
   /** Drops segment i while the segments after it still hold at least `retention` entries (up to `seq`). */
@@ -192,22 +192,22 @@ function lastSeqOf(segment: Buffer): number {
 /** A change whose live record is derived on first use (most changes are never read from memory). */
 function lazyChange(
   seq: number,
-  table: string,
+  def: TableDef,
   key: PrimaryKey,
   origin: string,
   wall: number,
-  derive: () => LiveRecord | null,
+  after: StateAfter | undefined,
 ): Change {
   let record: LiveRecord | null | undefined;
   return {
     seq,
-    table,
+    table: def.name,
     key,
     origin,
     wall,
     // An own enumerable accessor: spreads and JSON.stringify see `record` like a plain field.
     get record() {
-      if (record === undefined) record = derive();
+      if (record === undefined) record = after ? (liveRecord(after.state, def.primaryKey, key) ?? null) : null;
       return record;
     },
   };

@@ -207,7 +207,9 @@ export class Tx {
 
 /** Serialises transactions and writes them in fsync'd groups (I6 group commit). */
 export class Committer {
-  private lock: Promise<void> = Promise.resolve();
+  /** the commit lock: held by one transaction's logical part at a time; waiters get it in arrival order */
+  private locked = false;
+  private readonly lockWaiters: (() => void)[] = [];
   private open: Group;
   private flushing: Group | undefined;
   /** transactions that entered transact() and have not prepared (or failed) yet */
@@ -215,7 +217,8 @@ export class Committer {
   private groupTimer: NodeJS.Timeout | undefined;
   private lazyTimer: NodeJS.Timeout | undefined;
   private nextGroupId = 1;
-  private readonly overlay = new Map<BinKey, { value: Buffer | undefined; group: number }>();
+  /** the newest unsynced group that writes each key (the value is in its `writes`) */
+  private readonly overlay = new Map<BinKey, Group>();
   /** transactions in the open group */
   private openTransactions = 0;
   /** moving averages (ms): one transaction's work under the lock, and one group write (with its fsync) */
@@ -246,7 +249,7 @@ export class Committer {
   /** Reads a key including prepared-but-unsynced writes. */
   async readThrough(key: BinKey): Promise<Buffer | undefined> {
     const pending = this.overlay.get(key);
-    if (pending !== undefined) return pending.value;
+    if (pending !== undefined) return pending.writes.get(key);
     return this.kv.get(key);
   }
 
@@ -269,7 +272,7 @@ export class Committer {
 
   /** @internal prepared-but-unsynced writes */
   *overlayEntries(): Iterable<[BinKey, Buffer | undefined]> {
-    for (const [key, entry] of this.overlay) yield [key, entry.value];
+    for (const [key, group] of this.overlay) yield [key, group.writes.get(key)];
   }
 
   /**
@@ -287,10 +290,12 @@ export class Committer {
     let group: Group | undefined;
     let tx: Tx;
     let result: T;
-    let release: (() => void) | undefined;
+    let held = false;
     try {
       const prefetched = prefetch && prefetch.length > 0 ? await this.prefetch(prefetch) : undefined;
-      release = await this.acquire();
+      const waiting = this.acquire();
+      if (waiting) await waiting;
+      held = true;
       this.assertUsable();
       tx = new Tx(this, prefetched);
       const started = performance.now();
@@ -302,7 +307,7 @@ export class Committer {
       group = writes || !isEmpty(this.open) ? this.open : this.flushing;
       for (const [key, value] of tx.writes) {
         this.open.writes.set(key, value);
-        this.overlay.set(key, { value, group: this.open.id });
+        this.overlay.set(key, this.open);
       }
       if (tx.logs) this.joinLogs(tx.logs);
       if (tx.writes.size > 0 || tx.logs) this.openTransactions++;
@@ -311,7 +316,7 @@ export class Committer {
       tx.runPrepared();
       this.transactionsCommitted++;
     } finally {
-      release?.();
+      if (held) this.release();
       this.preparing--;
     }
     this.scheduleFlush();
@@ -382,9 +387,10 @@ export class Committer {
 
   /** Waits until everything prepared so far is durable. */
   async flush(): Promise<void> {
-    const release = await this.acquire();
+    const waiting = this.acquire();
+    if (waiting) await waiting;
     const group = this.open;
-    release();
+    this.release();
     if (!isEmpty(group)) {
       group.eager = true;
       this.scheduleFlush(true);
@@ -406,15 +412,20 @@ export class Committer {
     if (this.closed) throw new TmError('TM_STORE_CLOSED', 'the store is closed');
   }
 
-  private async acquire(): Promise<() => void> {
-    let release!: () => void;
-    const next = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const previous = this.lock;
-    this.lock = next;
-    await previous;
-    return release;
+  /** Takes the commit lock; resolves at once (no promise to wait for) when it is free. */
+  private acquire(): Promise<void> | undefined {
+    if (!this.locked) {
+      this.locked = true;
+      return undefined;
+    }
+    return new Promise((resolve) => this.lockWaiters.push(resolve));
+  }
+
+  /** Hands the lock to the next waiter, or frees it. */
+  private release(): void {
+    const next = this.lockWaiters.shift();
+    if (next) next();
+    else this.locked = false;
   }
 
   /**
@@ -485,7 +496,7 @@ export class Committer {
       this.batchesWritten++;
       this.options.observer?.batchResolved?.(group.id);
       for (const key of group.writes.keys()) {
-        if (this.overlay.get(key)?.group === group.id) this.overlay.delete(key);
+        if (this.overlay.get(key) === group) this.overlay.delete(key);
       }
       this.recentFlushes.push(new Set(group.writes.keys()));
       if (this.recentFlushes.length > RECENT_FLUSHES_KEPT) this.recentFlushes.shift();
