@@ -202,12 +202,15 @@ export function encodeState(state: RecordState): string {
 
 /** `wall,counter,"node","epoch"` of a stamp, canonical (integers print as themselves). */
 function stampText(stamp: Stamp): string {
-  return `${canonicalJson(stamp.wall)},${canonicalJson(stamp.counter)},${JSON.stringify(stamp.node)},${JSON.stringify(stamp.epoch)}`;
+  return `${canonicalValue(stamp.wall)},${canonicalValue(stamp.counter)},${JSON.stringify(stamp.node)},${JSON.stringify(stamp.epoch)}`;
 }
 
 function canonicalValue(value: JsonValue): string {
-  // Strings are most attribute values; JSON.stringify escapes them exactly as RFC 8785 does.
-  return typeof value === 'string' ? JSON.stringify(value) : canonicalJson(value);
+  // Strings and numbers are most attribute values. JSON.stringify escapes strings exactly as RFC 8785 does;
+  // a finite number prints as ECMAScript's Number-to-String (String(-0) is "0"). Anything else: canonicalJson.
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return canonicalJson(value);
 }
 
 /** Parses `encodeState` output back into a state, validating every part; TM_INVALID_VALUE if malformed. */
