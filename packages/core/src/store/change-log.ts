@@ -207,7 +207,8 @@ function lazyChange(
     wall,
     // An own enumerable accessor: spreads and JSON.stringify see `record` like a plain field.
     get record() {
-      if (record === undefined) record = after ? (liveRecord(after.state, def.primaryKey, key) ?? null) : null;
+      if (record === undefined)
+        record = after ? (liveRecord(after.state, def.primaryKey, key) ?? null) : null;
       return record;
     },
   };

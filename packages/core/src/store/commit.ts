@@ -31,6 +31,8 @@ export interface CommitterOptions {
   /** a group that held appends to a log (Tx.appendLog) is durable: `key` is the key of its segment */
   readonly onLogSegment?: (key: BinKey) => void;
   readonly observer?: CommitObserver;
+  /** monotonic clock (ms) timing prepares and writes for splitBurst; performance.now by default (tests inject) */
+  readonly monotonicNow?: () => number;
 }
 
 /** How a transaction commits. */
@@ -66,6 +68,8 @@ interface Group {
   readonly writes: Map<BinKey, Buffer | undefined>;
   /** appends to logs, by log name */
   readonly logs: Map<string, LogSegment>;
+  /** transactions with writes in this group */
+  transactions: number;
   /** a transaction waits for this group: write it as soon as possible (else only lazy writes: write it later) */
   eager: boolean;
   readonly done: Promise<void>;
@@ -81,7 +85,7 @@ function makeGroup(id: number): Group {
     reject = rej;
   });
   done.catch(() => {}); // observed by each transaction; avoid unhandled rejections for empty groups
-  return { id, writes: new Map(), logs: new Map(), eager: false, done, resolve, reject };
+  return { id, writes: new Map(), logs: new Map(), transactions: 0, eager: false, done, resolve, reject };
 }
 
 /** Values read before the commit lock, with the number of groups flushed when the read began. */
@@ -219,8 +223,6 @@ export class Committer {
   private nextGroupId = 1;
   /** the newest unsynced group that writes each key (the value is in its `writes`) */
   private readonly overlay = new Map<BinKey, Group>();
-  /** transactions in the open group */
-  private openTransactions = 0;
   /** moving averages (ms): one transaction's work under the lock, and one group write (with its fsync) */
   private prepareMs = 0.05;
   private writeMs = 1;
@@ -239,11 +241,14 @@ export class Committer {
   /** number of transactions committed */
   transactionsCommitted = 0;
 
+  private readonly monotonicNow: () => number;
+
   constructor(
     readonly kv: KvBackend,
     private readonly options: CommitterOptions,
   ) {
     this.open = makeGroup(this.nextGroupId++);
+    this.monotonicNow = options.monotonicNow ?? (() => performance.now());
   }
 
   /** Reads a key including prepared-but-unsynced writes. */
@@ -298,9 +303,9 @@ export class Committer {
       held = true;
       this.assertUsable();
       tx = new Tx(this, prefetched);
-      const started = performance.now();
+      const started = this.monotonicNow();
       result = await fn(tx);
-      this.prepareMs += EWMA_WEIGHT * (performance.now() - started - this.prepareMs);
+      this.prepareMs += EWMA_WEIGHT * (this.monotonicNow() - started - this.prepareMs);
       this.assertUsable();
       // A transaction without writes waits for what it may have read: the open group, else the one in flight.
       const writes = tx.writes.size > 0 || tx.logs !== undefined;
@@ -310,7 +315,7 @@ export class Committer {
         this.overlay.set(key, this.open);
       }
       if (tx.logs) this.joinLogs(tx.logs);
-      if (tx.writes.size > 0 || tx.logs) this.openTransactions++;
+      if (writes) this.open.transactions++;
       // Writers that wait for durability make the group urgent; readers wait for it without hurrying it.
       if (!options.lazy && writes) this.open.eager = true;
       tx.runPrepared();
@@ -458,7 +463,6 @@ export class Committer {
     this.lazyTimer = undefined;
     const group = this.open;
     this.open = makeGroup(this.nextGroupId++);
-    this.openTransactions = 0;
     this.flushing = group;
     // A split group goes to disk at once: the rest of the burst is prepared while it is written. Otherwise
     // setImmediate lets writers that are ready in this turn join the group before it is written.
@@ -474,8 +478,7 @@ export class Committer {
    * big group per fsync is better.
    */
   private splitBurst(): boolean {
-    if (process.env['TM_NO_SPLIT']) return false;
-    return this.openTransactions >= this.preparing && this.preparing * this.prepareMs >= this.writeMs;
+    return this.open.transactions >= this.preparing && this.preparing * this.prepareMs >= this.writeMs;
   }
 
   private async writeGroup(group: Group): Promise<void> {
@@ -490,9 +493,9 @@ export class Committer {
       batch.map((w) => w.key),
     );
     try {
-      const started = performance.now();
+      const started = this.monotonicNow();
       await this.kv.write(batch, this.options.sync);
-      this.writeMs += EWMA_WEIGHT * (performance.now() - started - this.writeMs);
+      this.writeMs += EWMA_WEIGHT * (this.monotonicNow() - started - this.writeMs);
       this.batchesWritten++;
       this.options.observer?.batchResolved?.(group.id);
       for (const key of group.writes.keys()) {
@@ -510,7 +513,11 @@ export class Committer {
     } finally {
       this.flushing = undefined;
     }
-    this.scheduleFlush();
+    // The group's writers come back now. If preparing them again would take less than a write, the open group
+    // waits a turn so they can join it (one big write per fsync: a slow disk); else it goes now, overlapping
+    // their preparing (a fast disk) — the same trade as splitBurst, so split halves merge again on a slow disk.
+    if (group.transactions * this.prepareMs < this.writeMs) setImmediate(() => this.scheduleFlush());
+    else this.scheduleFlush();
   }
 }
 
