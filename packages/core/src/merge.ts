@@ -234,10 +234,13 @@ export function decodeStateDoc(doc: unknown): RecordState {
     if (!Array.isArray(tuple) || tuple.length !== 5 || (tuple[0] !== 'put' && tuple[0] !== 'delete')) {
       throw malformed('w must be [kind, wall, counter, node, epoch]');
     }
-    w = { kind: tuple[0], stamp: decodeStamp(tuple.slice(1), 'w') };
+    w = { kind: tuple[0], stamp: decodeStamp(tuple, undefined, 'w') };
   }
   const src = doc['a'];
   const entries: [string, StampedValue][] = [];
+  // The attributes of one write share one stamp: decode equal stamps to one object, as the write made them
+  // (encodeState then serializes each stamp once).
+  let previous = w?.stamp;
   for (const name of Object.keys(src)) {
     const tuple = src[name];
     if (!Array.isArray(tuple) || tuple.length !== 5) throw malformed(`attribute ${name} must be a 5-tuple`);
@@ -247,7 +250,8 @@ export function decodeStateDoc(doc: unknown): RecordState {
     } catch (err) {
       throw malformed(`attribute ${JSON.stringify(name)}: ${(err as Error).message}`);
     }
-    const stamp = decodeStamp(tuple.slice(1), name);
+    const stamp = decodeStamp(tuple, previous, name);
+    previous = stamp;
     // I4: a stored state never holds an attribute its W supersedes.
     if (!survives(stamp, w)) throw malformed(`attribute ${name} is not newer than W`);
     entries.push([name, { value, stamp }]);
@@ -256,10 +260,14 @@ export function decodeStateDoc(doc: unknown): RecordState {
   return w === undefined ? { attrs } : { w, attrs };
 }
 
-function decodeStamp(parts: unknown[], where: string): Stamp {
-  const [wall, counter, node, epoch] = parts;
+/** The stamp in tuple[1..4] (`[_, wall, counter, node, epoch]`); `same` when equal to it. */
+function decodeStamp(tuple: readonly unknown[], same: Stamp | undefined, where: string): Stamp {
+  const [, wall, counter, node, epoch] = tuple;
   if (typeof node !== 'string' || typeof epoch !== 'string')
     throw malformed(`stamp of ${where}: bad node/epoch`);
+  if (same && same.wall === wall && same.counter === counter && same.node === node && same.epoch === epoch) {
+    return same; // already validated
+  }
   try {
     const hlc = assertHlc({ wall, counter }, `stamp of ${where}`);
     return { wall: hlc.wall, counter: hlc.counter, node, epoch };
