@@ -60,6 +60,7 @@ function storeWriters(writers) {
       await store.createTable({ name: TABLE, primaryKey: 'id' });
       let next = 0;
       let done = 0;
+      const cpu0 = process.cpuUsage();
       const start = performance.now();
       const deadline = start + RUN_MS;
       const loop = async () => {
@@ -73,7 +74,13 @@ function storeWriters(writers) {
       };
       await Promise.all(Array.from({ length: writers }, loop));
       const rate = done / ((performance.now() - start) / 1000);
-      batchesPerRun.push({ writers, records: done, batches: store.committer.batchesWritten });
+      const cpu = process.cpuUsage(cpu0);
+      batchesPerRun.push({
+        writers,
+        records: done,
+        batches: store.committer.batchesWritten,
+        cpuUsPerTx: (cpu.user + cpu.system) / done,
+      });
       return rate;
     } finally {
       await store.close();
@@ -110,6 +117,14 @@ const targets = [
 
 const perBatch = (writers) =>
   median(batchesPerRun.filter((b) => b.writers === writers).map((b) => b.records / b.batches));
+const cpuPerTx = (writers) =>
+  median(batchesPerRun.filter((b) => b.writers === writers).map((b) => b.cpuUsPerTx));
+// 8 writers with one transaction outstanding each: a group of g can hold at most 8 transactions and its writers
+// prepare again only after its fsync, so the rate is at most 8 / (f + 8·c) against the single-put ceiling's 1 / f
+// (f: one fsync'd put, c: CPU per transaction): the ratio is bounded by 8·f / (f + 8·c) — c ≤ f/24 for 6×.
+const fUs = 1e6 / put;
+const c8 = cpuPerTx(8);
+const bound8 = (8 * fUs) / (fUs + 8 * c8);
 report({
   scenario: 'store',
   runsPerMeasure: RUNS,
@@ -119,6 +134,10 @@ report({
   notes: [
     `group commit: median ${perBatch(128).toFixed(1)} tx per fsync'd batch with 128 outstanding, ` +
       `${perBatch(8).toFixed(1)} with 8 writers`,
+    `CPU per transaction (all threads): ${cpuPerTx(128).toFixed(1)} µs with 128 outstanding, ` +
+      `${c8.toFixed(1)} µs with 8 writers`,
+    `8 writers / single put is bounded by 8·f/(f+8·c) = ${bound8.toFixed(2)} here (f = ${fUs.toFixed(0)} µs ` +
+      `per fsync'd put, c = ${c8.toFixed(1)} µs per transaction); 6× needs c ≤ f/24 = ${(fUs / 24).toFixed(1)} µs`,
   ],
   detail: { batchesPerRun },
 });
