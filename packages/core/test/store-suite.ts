@@ -382,6 +382,59 @@ export function storeSuite({
       assert.deepEqual((await store.readChanges('c', 3)).changes, [legacy]);
     }));
 
+  test(`${name}: the change log keeps at least its retention, contiguous, across group segments and a reopen`, async () => {
+    const { kv, cleanup } = await factory();
+    try {
+      let store = await Store.open({ kv, nodeId: 'node_a', now, changeLogRetention: 10 });
+      await store.createTable({ name: 'seg' });
+      // Bursts of 1…30 concurrent writes: each group stores its entries as one segment.
+      let n = 0;
+      for (const size of [1, 30, 7, 1, 1, 25, 3, 30, 12, 1, 2, 17]) {
+        await Promise.all(
+          Array.from({ length: size }, () =>
+            store.writeLocal([{ table: 'seg', ops: [{ kind: 'put', key: `k${n++}`, attrs: { n } }] }]),
+          ),
+        );
+      }
+      const check = async (): Promise<number[]> => {
+        const { first, changes } = await store.readChanges('seg', 0, 1000);
+        const seqs = changes.map((c) => c.seq);
+        assert.equal(seqs[0], first, 'first is the oldest entry kept');
+        assert.deepEqual(
+          seqs,
+          Array.from({ length: seqs.length }, (_, i) => first + i),
+          'contiguous',
+        );
+        assert.equal(seqs.at(-1), n, 'the newest entry is the last change');
+        assert.ok(seqs.length >= 10, `${seqs.length} entries kept, retention 10`);
+        assert.ok(seqs.length <= 10 + 30 + 30, `${seqs.length} entries kept: whole old segments are dropped`);
+        // A read from the middle starts inside a segment and returns exactly the entries after it.
+        const mid = first + 3;
+        assert.deepEqual(
+          (await store.readChanges('seg', mid, 4)).changes.map((c) => c.seq),
+          [mid + 1, mid + 2, mid + 3, mid + 4],
+        );
+        assert.equal(await store.lastChangeSeq('seg'), n);
+        return seqs;
+      };
+      const before = await check();
+      await store.close();
+      store = await Store.open({ kv, nodeId: 'node_a', now, changeLogRetention: 10 });
+      assert.deepEqual(await check(), before, 'the same entries after a reopen');
+      await store.writeLocal([{ table: 'seg', ops: [{ kind: 'put', key: 'after', attrs: {} }] }]);
+      n++;
+      const { changes } = await store.readChanges('seg', before.at(-1)!, 10);
+      assert.deepEqual(
+        changes.map((c) => [c.seq, c.key]),
+        [[n, 'after']],
+        'numbering continues after a reopen',
+      );
+      await store.close();
+    } finally {
+      await cleanup();
+    }
+  });
+
   test(`${name}: local retention removes records older than expiration`, () =>
     withStore(async (store) => {
       await store.createTable({ name: 'sensor', expirationSec: 60 });
