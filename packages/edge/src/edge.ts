@@ -31,6 +31,7 @@ import { Link } from './link.js';
 import { Publisher } from './publisher.js';
 import { ReceiptWaiter } from './receipt-waiter.js';
 import { makeEdgeStatus } from './status.js';
+import { StoreRecovery } from './store-recovery.js';
 import { Subscriber } from './subscriber.js';
 import { EdgeSubscriptions } from './subscriptions.js';
 
@@ -49,6 +50,8 @@ export interface Edge {
   readonly store: Store | undefined;
   readonly outbox: Outbox | undefined;
   readonly httpPort: number | undefined;
+  /** restarts after storage failures so far (store-recovery.ts) */
+  readonly restarts: number;
 }
 
 const VERSION = '0.1.0';
@@ -69,6 +72,20 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
   let subscriber: Subscriber | undefined;
   const timers: NodeJS.Timeout[] = [];
   const refusedSubscriptions: string[] = [];
+  let boundHttpPort: number | undefined;
+  // A failed storage write: stop everything and start again from the durable state (store-recovery.ts).
+  const recovery = new StoreRecovery({
+    log,
+    restart: async () => {
+      await stopParts();
+      try {
+        await start();
+      } catch (err) {
+        await stopParts();
+        throw err;
+      }
+    },
+  });
 
   async function start(): Promise<void> {
     // SPEC §7: active failpoints are logged at warn at start.
@@ -86,6 +103,7 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
       maxOpsPerTx: config.limits.maxOpsPerTx,
     });
     store = s;
+    s.onFailure((err) => recovery.failed(err));
     const offset = await s.kv.get(META_CLOCK_OFFSET);
     if (offset) s.clock.setOffsetMs(Number(offset.toString('utf8'))); // I3: persisted wall offset
     for (const t of config.tables) {
@@ -288,7 +306,8 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
     const onInternalError = (err: unknown) => log.error({ err }, 'http request failed');
     http = await startHttp({
       host: config.http.host,
-      port: config.http.port,
+      // A restart (store-recovery.ts) binds the port of the first start: clients keep their address.
+      port: boundHttpPort ?? config.http.port,
       token: config.http.token,
       changes: s,
       rest: status.wrap(
@@ -300,6 +319,7 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
       logger: log,
       maxTxBytes: config.limits.maxTxBytes,
     });
+    boundHttpPort = http.port;
 
     timers.push(
       setInterval(() => {
@@ -387,7 +407,15 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
   }
 
   async function stop(): Promise<void> {
+    recovery.cancel();
+    await stopParts();
+  }
+
+  /** Stops every part that runs (also after a partial start); the edge can be started again. */
+  async function stopParts(): Promise<void> {
     for (const t of timers) clearInterval(t);
+    timers.length = 0;
+    refusedSubscriptions.length = 0;
     publisher?.stop();
     subscriber?.stop();
     await link?.stop().catch(() => {});
@@ -396,6 +424,12 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
     await store?.close().catch((err: unknown) => {
       if (!isTmError(err)) throw err;
     });
+    publisher = undefined;
+    subscriber = undefined;
+    link = undefined;
+    http = undefined;
+    outbox = undefined;
+    store = undefined;
     log.info('tablemesh-edge stopped');
   }
 
@@ -410,6 +444,9 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
     },
     get httpPort() {
       return http?.port;
+    },
+    get restarts() {
+      return recovery.restarts;
     },
   };
 }

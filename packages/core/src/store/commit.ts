@@ -31,6 +31,8 @@ export interface CommitterOptions {
   /** a group that held appends to a log (Tx.appendLog) is durable: `key` is the key of its segment */
   readonly onLogSegment?: (key: BinKey) => void;
   readonly observer?: CommitObserver;
+  /** a group write failed: the committer refuses all later work from now on (called once) */
+  readonly onFailure?: (err: unknown) => void;
   /** monotonic clock (ms) timing prepares and writes for splitBurst; performance.now by default (tests inject) */
   readonly monotonicNow?: () => number;
 }
@@ -510,6 +512,11 @@ export class Committer {
       this.failure = err;
       group.reject(new TmError('TM_STORE_FAILED', `storage write failed: ${String(err)}`));
       this.open.reject(new TmError('TM_STORE_FAILED', `storage write failed: ${String(err)}`));
+      try {
+        this.options.onFailure?.(err);
+      } catch (hookErr) {
+        process.emitWarning(`tablemesh: a store failure hook failed: ${String(hookErr)}`);
+      }
     } finally {
       this.flushing = undefined;
     }

@@ -82,6 +82,7 @@ export class Store {
     readonly clock: HlcClock,
     readonly now: () => number,
     private readonly changeLog: ChangeLog,
+    private readonly failureListeners: Set<(err: unknown) => void>,
     options: StoreOptions,
   ) {
     this.maxRecordBytes = options.maxRecordBytes ?? 128 * 1024;
@@ -103,7 +104,11 @@ export class Store {
     const hlcBuf = await options.kv.get(META_HLC);
     if (hlcBuf) clock.restore(parse(hlcBuf)); // I1 across restarts
     const changeLog = new ChangeLog(options.kv, options.changeLogRetention ?? 10_000, now);
+    const failureListeners = new Set<(err: unknown) => void>();
     const committer = new Committer(options.kv, {
+      onFailure: (err) => {
+        for (const listener of failureListeners) listener(err);
+      },
       sync: options.sync ?? true,
       // I1: the high-water mark is written in every batch
       extraWrites: () => [{ key: META_HLC, value: json(clock.peek()) }],
@@ -118,6 +123,7 @@ export class Store {
       clock,
       now,
       changeLog,
+      failureListeners,
       options,
     );
     await store.loadTables();
@@ -151,6 +157,16 @@ export class Store {
   /** Sets the receiver of local transactions (the edge's outbox). */
   setLocalSink(sink: LocalTxSink | undefined): void {
     this.sink = sink;
+  }
+
+  /**
+   * Calls `listener` once if a storage write fails (e.g. ENOSPC). From then on every transaction is refused with
+   * TM_STORE_FAILED, because memory would be ahead of disk; the owner recovers by closing and reopening the store
+   * (everything in memory is rebuilt from what is durable). Returns the unsubscribe function.
+   */
+  onFailure(listener: (err: unknown) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
   }
 
   /** Subscribes to changes once they are durable; returns the unsubscribe function. */

@@ -1,0 +1,61 @@
+// A failed storage write (ENOSPC, EIO): the store reports it once, refuses every later transaction with
+// TM_STORE_FAILED (memory would be ahead of disk), acknowledges nothing it did not write, and a store reopened on
+// the same backend holds exactly what was acknowledged (the edge recovers this way).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isTmError } from '../src/errors.js';
+import type { KvWrite } from '../src/store/kv.js';
+import { MemoryKv } from '../src/store/memory-kv.js';
+import { Store } from '../src/store/store.js';
+
+/** A memory backend whose writes fail while `full` is set, like a disk without space. */
+class FullableKv extends MemoryKv {
+  full = false;
+  override async write(batch: readonly KvWrite[], sync: boolean): Promise<void> {
+    if (this.full) throw Object.assign(new Error('IO error: No space left on device'), { code: 'ENOSPC' });
+    await super.write(batch, sync);
+  }
+  // The store closes its backend; the same data must be there when it is opened again.
+  override async close(): Promise<void> {}
+}
+
+const put = (key: string, v: number) => [{ table: 't', ops: [{ kind: 'put' as const, key, attrs: { v } }] }];
+
+test('a failed write is reported once, refuses what follows, and a reopened store holds exactly the acked writes', async () => {
+  const kv = new FullableKv();
+  let store = await Store.open({ kv, nodeId: 'n1' });
+  await store.createTable({ name: 't' });
+  const failures: unknown[] = [];
+  store.onFailure((err) => failures.push(err));
+  await store.writeLocal(put('a', 1));
+
+  kv.full = true;
+  const results = await Promise.allSettled([store.writeLocal(put('b', 2)), store.writeLocal(put('c', 3))]);
+  for (const r of results) {
+    assert.equal(r.status, 'rejected');
+    assert.ok(isTmError((r as PromiseRejectedResult).reason, 'TM_STORE_FAILED'));
+  }
+  assert.equal(failures.length, 1, 'reported once');
+  assert.match(String(failures[0]), /No space left/);
+  kv.full = false; // space is back, but this store's memory is ahead of its disk: it stays refused
+  await assert.rejects(store.writeLocal(put('d', 4)), (err) => isTmError(err, 'TM_STORE_FAILED'));
+  assert.equal(failures.length, 1);
+
+  await store.close();
+  store = await Store.open({ kv, nodeId: 'n1' });
+  assert.deepEqual(
+    (await store.query('t')).map((r) => [r['id'], r['v']]),
+    [['a', 1]],
+    'exactly the acknowledged write, nothing of the refused ones',
+  );
+  await store.writeLocal(put('e', 5));
+  assert.deepEqual(
+    (await store.readChanges('t', 0)).changes.map((c) => [c.seq, c.key]),
+    [
+      [1, 'a'],
+      [2, 'e'],
+    ],
+    'the change log continues after the last durable entry',
+  );
+  await store.close();
+});

@@ -1,0 +1,65 @@
+// Store recovery (store-recovery.ts): after a failed storage write the edge restarts from its durable state, one
+// restart at a time, backing off while the disk stays full, and never after it was stopped for good.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
+import { StoreRecovery } from '../src/store-recovery.js';
+
+const log = pino({ level: 'silent' });
+
+test('a failure schedules one restart; failures meanwhile do not add more', async () => {
+  let restarts = 0;
+  const r = new StoreRecovery({ log, minDelayMs: 5, restart: async () => void restarts++ });
+  r.failed(new Error('ENOSPC'));
+  r.failed(new Error('ENOSPC again'));
+  assert.equal(restarts, 0, 'not before the delay');
+  await sleep(40);
+  assert.equal(restarts, 1);
+  assert.equal(r.restarts, 1);
+});
+
+test('a restart that fails is retried with a doubled delay until one succeeds', async () => {
+  const at: number[] = [];
+  const start = Date.now();
+  const r = new StoreRecovery({
+    log,
+    minDelayMs: 10,
+    maxDelayMs: 1_000,
+    restart: async () => {
+      at.push(Date.now() - start);
+      if (at.length < 3) throw new Error('No space left on device');
+    },
+  });
+  r.failed(new Error('ENOSPC'));
+  for (let i = 0; i < 100 && r.restarts === 0; i++) await sleep(10);
+  assert.equal(at.length, 3, 'two failed attempts, then one that worked');
+  assert.equal(r.restarts, 1);
+  // delays 10, 20, 40 ms: each attempt waits at least the sum of the delays before it
+  assert.ok(at[1]! >= 30 && at[2]! >= 70, `attempts at ${at.join(', ')} ms`);
+});
+
+test('the store of a restart failing during the restart triggers another one', async () => {
+  let restarts = 0;
+  const r = new StoreRecovery({
+    log,
+    minDelayMs: 5,
+    restart: async () => {
+      restarts++;
+      if (restarts === 1) r.failed(new Error('the new store failed at once'));
+    },
+  });
+  r.failed(new Error('ENOSPC'));
+  for (let i = 0; i < 100 && restarts < 2; i++) await sleep(5);
+  assert.equal(restarts, 2);
+});
+
+test('after cancel (the edge is stopping) nothing restarts', async () => {
+  let restarts = 0;
+  const r = new StoreRecovery({ log, minDelayMs: 5, restart: async () => void restarts++ });
+  r.failed(new Error('ENOSPC'));
+  r.cancel();
+  r.failed(new Error('ENOSPC'));
+  await sleep(30);
+  assert.equal(restarts, 0);
+});

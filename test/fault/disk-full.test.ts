@@ -1,0 +1,91 @@
+/**
+ * Reliability scenario: edge A's disk fills up (a 4 MiB tmpfs, root only) while it writes and is cut off from the
+ * hub, then space comes back. Writes are refused while the disk is full (503 TM_STORE_FAILED, never a false 2xx);
+ * the edge process stays up and, once space is back, restarts itself from its durable state (store-recovery.ts)
+ * without an operator; after the link heals everything acknowledged converges and every checker counter is 0 (I6).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { Scenario, sleep } from '@tablemesh/testkit';
+import { assertClean, SEED } from './_suite.ts';
+
+const TIMEOUT_MS = 120_000;
+
+describe('fault: the edge disk fills up, then frees (ENOSPC, I6)', { timeout: TIMEOUT_MS }, () => {
+  it('writes are refused while full, the edge recovers by itself, nothing acknowledged is lost', {
+    timeout: TIMEOUT_MS,
+  }, async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('needs root (mount -t tmpfs)');
+      return;
+    }
+    const mounts: string[] = [];
+    t.after(() => {
+      for (const dir of mounts) execFileSync('umount', ['-l', dir]);
+    });
+    const s = await Scenario.start(t, {
+      name: 'disk full, then freed',
+      seed: SEED,
+      edges: [
+        {
+          name: 'edgeA',
+          prepare: (edge) => {
+            mkdirSync(edge.dataDir, { recursive: true });
+            execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', edge.dataDir]);
+            mounts.push(edge.dataDir);
+          },
+        },
+        { name: 'edgeB' },
+      ],
+    });
+    const a = s.edge('edgeA');
+    const pid = a.pid;
+    // Cut off, A keeps everything it writes in its outbox: the disk fills first.
+    s.proxy('edgeA').down();
+    s.startWorkload({ clientsPerNode: 3, pauseMs: 2, padBytes: 16_384 });
+    const refusedA = () =>
+      s.history.ops.filter(
+        (op) => op.node === 'edgeA' && op.kind !== 'read' && op.outcome && op.outcome !== 'ok',
+      );
+    for (let i = 0; i < 120 && refusedA().length < 20; i++) await sleep(250);
+    assert.ok(refusedA().length >= 20, `the disk filled up (${refusedA().length} writes refused)`);
+    const statuses = new Set(refusedA().map((op) => op.status));
+    assert.ok(statuses.has(503), `refused with 503 (statuses ${[...statuses].join(', ')})`);
+    await sleep(1_000);
+
+    execFileSync('mount', ['-o', 'remount,size=512m', a.dataDir]);
+    const freedAt = Date.now();
+    const okAfter = () =>
+      s.history.ops.filter(
+        (op) => op.node === 'edgeA' && op.kind !== 'read' && op.outcome === 'ok' && op.invokedAt > freedAt,
+      );
+    for (let i = 0; i < 240 && okAfter().length < 10; i++) await sleep(250);
+    s.notes['edgeAWritesRefused'] = refusedA().length;
+    s.notes['recoveredAfterMs'] = okAfter()[0] ? okAfter()[0]!.completedAt! - freedAt : -1;
+    s.notes['edgeARestarts'] = a.grep('edge restarted from its durable state').length;
+    const warnings = () =>
+      a
+        .grep((l) => Number(l['level']) >= 40 && l['msg'] !== 'http request failed')
+        .slice(-12)
+        .map((l) =>
+          `${l['time']} ${l['msg']} ${JSON.stringify(l['err'] ?? '')} ${l['restartInMs'] ?? ''}`.slice(
+            0,
+            300,
+          ),
+        )
+        .join('\n  ');
+    assert.ok(
+      okAfter().length >= 10,
+      `edge A accepts writes again once space is back; its log:\n  ${warnings()}`,
+    );
+    assert.equal(a.pid, pid, 'the same process: the edge recovered by itself');
+    assert.ok((s.notes['edgeARestarts'] as number) >= 1, 'it restarted from its durable state');
+
+    await s.workload?.stop();
+    s.proxy('edgeA').heal();
+    const { report } = await s.finish({ convergeTimeoutMs: 60_000 });
+    assertClean(report);
+  });
+});
