@@ -1,7 +1,7 @@
 /**
  * Reliability scenario: edge A's disk fills up (a 4 MiB tmpfs, root only) while it writes and is cut off from the
  * hub, then space comes back. Writes are refused while the disk is full (503 TM_STORE_FAILED, never a false 2xx);
- * the edge process stays up and, once space is back, restarts itself from its durable state (store-recovery.ts)
+ * the edge process stays up and, once space is back, restarts itself from its durable state (runtime store-recovery.ts)
  * without an operator; after the link heals everything acknowledged converges and every checker counter is 0 (I6).
  */
 import assert from 'node:assert/strict';
@@ -64,7 +64,7 @@ describe('fault: the edge disk fills up, then frees (ENOSPC, I6)', { timeout: TI
     for (let i = 0; i < 240 && okAfter().length < 10; i++) await sleep(250);
     s.notes['edgeAWritesRefused'] = refusedA().length;
     s.notes['recoveredAfterMs'] = okAfter()[0] ? okAfter()[0]!.completedAt! - freedAt : -1;
-    s.notes['edgeARestarts'] = a.grep('edge restarted from its durable state').length;
+    s.notes['edgeARestarts'] = a.grep('restarted from the durable state').length;
     const warnings = () =>
       a
         .grep((l) => Number(l['level']) >= 40 && l['msg'] !== 'http request failed')
@@ -85,6 +85,51 @@ describe('fault: the edge disk fills up, then frees (ENOSPC, I6)', { timeout: TI
 
     await s.workload?.stop();
     s.proxy('edgeA').heal();
+    const { report } = await s.finish({ convergeTimeoutMs: 60_000 });
+    assertClean(report);
+  });
+
+  it('the hub disk fills up: ingest is refused, the hub recovers by itself, nothing acknowledged is lost', {
+    timeout: TIMEOUT_MS,
+  }, async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('needs root (mount -t tmpfs)');
+      return;
+    }
+    const mounts: string[] = [];
+    t.after(() => {
+      for (const dir of mounts) execFileSync('umount', ['-l', dir]);
+    });
+    const s = await Scenario.start(t, {
+      name: 'hub disk full, then freed',
+      seed: SEED,
+      edges: [{ name: 'edgeA' }, { name: 'edgeB' }],
+    });
+    // The hub's data directory moves onto a 4 MiB tmpfs (its store copied over while it is stopped).
+    const hub = s.hub;
+    await hub.stop();
+    const saved = `${hub.dataDir}.saved`;
+    execFileSync('mv', [hub.dataDir, saved]);
+    mkdirSync(hub.dataDir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', hub.dataDir]);
+    mounts.push(hub.dataDir);
+    execFileSync('cp', ['-a', `${saved}/.`, hub.dataDir]);
+    await hub.start();
+    const pid = hub.pid;
+    s.startWorkload({ clientsPerNode: 2, pauseMs: 2, padBytes: 16_384 });
+    const failed = () => hub.grep('a storage write failed').length;
+    for (let i = 0; i < 160 && failed() === 0; i++) await sleep(250);
+    assert.ok(failed() > 0, 'the hub disk filled up');
+    await sleep(2_000);
+    execFileSync('mount', ['-o', 'remount,size=512m', hub.dataDir]);
+    const restarted = () => hub.grep('restarted from the durable state').length;
+    // The back-off may have grown while the disk was full: up to 30 s between attempts.
+    for (let i = 0; i < 200 && restarted() === 0; i++) await sleep(250);
+    s.notes['hubStoreFailures'] = failed();
+    s.notes['hubRestarts'] = restarted();
+    assert.ok(restarted() > 0, 'the hub restarted from its durable state once space was back');
+    assert.equal(hub.pid, pid, 'the same process');
+    await s.workload?.stop();
     const { report } = await s.finish({ convergeTimeoutMs: 60_000 });
     assertClean(report);
   });

@@ -24,6 +24,7 @@ import {
   type WireWelcome,
   wallOffsetFor,
 } from '@tablemesh/core';
+import { StoreRecovery } from '@tablemesh/runtime';
 import { type Logger, pino } from 'pino';
 import type { EdgeConfig } from './config.js';
 import { type HttpServerHandle, startHttp } from './http.js';
@@ -31,7 +32,6 @@ import { Link } from './link.js';
 import { Publisher } from './publisher.js';
 import { ReceiptWaiter } from './receipt-waiter.js';
 import { makeEdgeStatus } from './status.js';
-import { StoreRecovery } from './store-recovery.js';
 import { Subscriber } from './subscriber.js';
 import { EdgeSubscriptions } from './subscriptions.js';
 
@@ -50,7 +50,7 @@ export interface Edge {
   readonly store: Store | undefined;
   readonly outbox: Outbox | undefined;
   readonly httpPort: number | undefined;
-  /** restarts after storage failures so far (store-recovery.ts) */
+  /** restarts after storage failures so far (runtime store-recovery.ts) */
   readonly restarts: number;
 }
 
@@ -73,7 +73,7 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
   const timers: NodeJS.Timeout[] = [];
   const refusedSubscriptions: string[] = [];
   let boundHttpPort: number | undefined;
-  // A failed storage write: stop everything and start again from the durable state (store-recovery.ts).
+  // A failed storage write: stop everything and start again from the durable state (runtime store-recovery.ts).
   const recovery = new StoreRecovery({
     log,
     restart: async () => {
@@ -306,7 +306,7 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
     const onInternalError = (err: unknown) => log.error({ err }, 'http request failed');
     http = await startHttp({
       host: config.http.host,
-      // A restart (store-recovery.ts) binds the port of the first start: clients keep their address.
+      // A restart after a storage failure binds the port of the first start: clients keep their address.
       port: boundHttpPort ?? config.http.port,
       token: config.http.token,
       changes: s,

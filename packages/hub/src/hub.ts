@@ -17,6 +17,7 @@ import {
   Store,
   topics,
 } from '@tablemesh/core';
+import { StoreRecovery } from '@tablemesh/runtime';
 import { type Logger, pino } from 'pino';
 import type { Enrolment } from './admin/enrolment.js';
 import { type Broker, startBroker } from './broker/broker.js';
@@ -82,6 +83,21 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
   const timers: NodeJS.Timeout[] = [];
 
   const failpoints = deps.failpoints ?? Failpoints.none;
+  // A failed storage write: stop everything and start again from the durable state (runtime store-recovery.ts),
+  // on the ports of the first start so that edges and clients find the hub where it was.
+  let bound: { tcp?: number; tls?: number; ws?: number; http?: number } = {};
+  const recovery = new StoreRecovery({
+    log,
+    restart: async () => {
+      await stopParts();
+      try {
+        await start();
+      } catch (err) {
+        await stopParts();
+        throw err;
+      }
+    },
+  });
 
   async function start(): Promise<void> {
     // SPEC §7: active failpoints are logged at warn at start.
@@ -98,6 +114,7 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
       maxOpsPerTx: config.limits.maxOpsPerTx,
     });
     const s = store;
+    s.onFailure((err) => recovery.failed(err));
     feed = await Feed.open(s, {
       feedRetentionMs: config.feedRetention.ms,
       feedRetentionBytes: config.feedRetention.bytes,
@@ -166,11 +183,11 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
     enrolment = e;
     broker = await startBroker({
       host: config.mqtt.host,
-      port: config.mqtt.port,
+      port: bound.tcp ?? config.mqtt.port,
       connectTimeoutMs: config.connectTimeoutMs,
       drainTimeoutMs: config.drainTimeoutMs,
       grants,
-      ...brokerSecurityOptions(config, e, log, authRefusals),
+      ...brokerSecurityOptions(withPorts(config, bound), e, log, authRefusals),
       onPublished: (client, topic, payload) => {
         lastSeen.set(client.id, now());
         let parsed: ReturnType<typeof parseTopic>;
@@ -235,7 +252,7 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
     timers.push(status.timer);
     http = await startHttp({
       host: config.http.host,
-      port: config.http.port,
+      port: bound.http ?? config.http.port,
       token: config.http.token,
       changes: s, // GET /{table}/changes (SSE)
       rest: status.wrap(
@@ -256,6 +273,7 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
       logger: log,
       maxTxBytes: config.limits.maxTxBytes,
     });
+    bound = { ...broker.ports, http: http.port };
     log.info(
       { mqttPort: broker.port, httpPort: http.port, hubEpoch: s.epoch, dataDir: config.dataDir },
       'tablemesh-hub started',
@@ -314,12 +332,22 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
   }
 
   async function stop(): Promise<void> {
+    recovery.cancel();
+    await stopParts();
+  }
+
+  /** Stops every part that runs (also after a partial start); the hub can be started again. */
+  async function stopParts(): Promise<void> {
     for (const t of timers) clearInterval(t);
+    timers.length = 0;
     await http?.close().catch(() => {});
     await broker?.close().catch(() => {});
     await store?.close().catch((err: unknown) => {
       if (!isTmError(err)) throw err;
     });
+    http = undefined;
+    broker = undefined;
+    store = undefined;
     log.info('tablemesh-hub stopped');
   }
 
@@ -348,4 +376,19 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
 /** `table` → `data.table`; `db.table` unchanged. */
 function ref(name: string): string {
   return name.includes('.') ? name : `data.${name}`;
+}
+
+/** The config with the MQTT TLS and WebSocket ports a previous start bound (a restart keeps them). */
+function withPorts(config: HubConfig, bound: { tls?: number; ws?: number }): HubConfig {
+  const { tls, ws } = config.mqtt;
+  if ((tls === undefined || bound.tls === undefined) && (ws === undefined || bound.ws === undefined))
+    return config;
+  return {
+    ...config,
+    mqtt: {
+      ...config.mqtt,
+      ...(tls && bound.tls !== undefined ? { tls: { ...tls, port: bound.tls } } : {}),
+      ...(ws && bound.ws !== undefined ? { ws: { ...ws, port: bound.ws } } : {}),
+    },
+  };
 }

@@ -3,3 +3,4 @@
 export * from './config-file.js';
 export * from './http-server.js';
 export * from './run-binary.js';
+export * from './store-recovery.js';

@@ -1,17 +1,22 @@
 /**
  * Recovery from a failed storage write (ENOSPC, EIO). The store then refuses every transaction
- * (TM_STORE_FAILED) because memory would be ahead of disk; nothing it did not write was acknowledged (I6). The
- * edge gets out of that state without an operator: it stops every part and starts again from what is durable —
- * what a process restart would do, without leaving the local API unanswered for longer than the restart. While the
+ * (TM_STORE_FAILED) because memory would be ahead of disk; nothing it did not write was acknowledged (I6). An edge
+ * or a hub gets out of that state without an operator: it stops every part and starts again from what is durable —
+ * what a process restart would do, without leaving its ports unanswered for longer than the restart. While the
  * disk stays full, each attempt fails again at its first write; attempts back off (doubling up to maxDelayMs).
  */
-import type { Logger } from 'pino';
+
+/** The logger calls the recovery makes (pino's signature). */
+export interface RecoveryLogger {
+  error(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
 
 /** Options of the recovery. */
 export interface StoreRecoveryOptions {
-  /** stops every part of the edge and starts it again; rejects when the start fails */
+  /** stops every part and starts it again; rejects when the start fails */
   readonly restart: () => Promise<void>;
-  readonly log: Logger;
+  readonly log: RecoveryLogger;
   /** delay before the first attempt (ms) */
   readonly minDelayMs?: number;
   /** longest delay between attempts (ms) */
@@ -48,12 +53,12 @@ export class StoreRecovery {
     this.lastFailureAt = now;
     this.options.log.error(
       { err: String(err), restartInMs: this.delayMs },
-      'a storage write failed: writes are refused (TM_STORE_FAILED) until the edge restarts from its durable state',
+      'a storage write failed: writes are refused (TM_STORE_FAILED) until a restart from the durable state',
     );
     this.schedule();
   }
 
-  /** No more restarts (the edge is being stopped for good). */
+  /** No more restarts (stopping for good). */
   cancel(): void {
     this.cancelled = true;
     if (this.timer) clearTimeout(this.timer);
@@ -67,7 +72,7 @@ export class StoreRecovery {
       this.timer = undefined;
       void this.attempt();
     }, delay);
-    // Not unref'd: while the edge is down between attempts this timer is what keeps the process alive.
+    // Not unref'd: while everything is down between attempts this timer is what keeps the process alive.
   }
 
   private async attempt(): Promise<void> {
@@ -77,7 +82,7 @@ export class StoreRecovery {
     try {
       await this.options.restart();
       this.restarts++;
-      this.options.log.warn({ restarts: this.restarts }, 'edge restarted from its durable state');
+      this.options.log.warn({ restarts: this.restarts }, 'restarted from the durable state');
     } catch (err) {
       this.options.log.error({ err: String(err) }, 'restart after a storage failure failed; retrying');
       this.restarting = false;
