@@ -96,6 +96,9 @@ interface Prefetched {
   readonly values: ReadonlyMap<BinKey, Buffer | undefined>;
 }
 
+/** Tx.peek's answer when a key's value is only on disk. */
+export const NOT_IN_MEMORY: unique symbol = Symbol('not in memory');
+
 /** A transaction: reads see its own writes, then prepared-but-unsynced writes, then disk. */
 export class Tx {
   /** this transaction's writes; undefined = delete */
@@ -114,14 +117,24 @@ export class Tx {
 
   /** Reads a key through this transaction's view. */
   async get(key: BinKey): Promise<Buffer | undefined> {
+    const known = this.peek(key);
+    return known === NOT_IN_MEMORY ? this.committer.kv.get(key) : known;
+  }
+
+  /**
+   * The value get() would return when it is in memory — this transaction's writes, a prefetched value that is
+   * still current, a prepared-but-unsynced write — without waiting; NOT_IN_MEMORY when only disk has it.
+   */
+  peek(key: BinKey): Buffer | undefined | typeof NOT_IN_MEMORY {
     if (this.writes.has(key)) return this.writes.get(key);
     // A prefetched value is current unless the key is pending now or a group that wrote it landed since the
     // read began — checked here, at the read: a group can land while this transaction holds the lock.
     const pre = this.prefetched;
-    if (pre?.values.has(key) && !this.committer.isPending(key) && !this.committer.flushedSince(pre.at, key)) {
+    const pending = this.committer.isPending(key);
+    if (pre?.values.has(key) && !pending && !this.committer.flushedSince(pre.at, key)) {
       return pre.values.get(key);
     }
-    return this.committer.readThrough(key);
+    return pending ? this.committer.pendingValue(key) : NOT_IN_MEMORY;
   }
 
   put(key: BinKey, value: Buffer): void {
@@ -260,6 +273,11 @@ export class Committer {
     return this.kv.get(key);
   }
 
+  /** The prepared-but-unsynced value of `key` (undefined: a delete, or nothing pending — ask isPending). */
+  pendingValue(key: BinKey): Buffer | undefined {
+    return this.overlay.get(key)?.writes.get(key);
+  }
+
   /** True when `key` has a prepared-but-unsynced write. */
   isPending(key: BinKey): boolean {
     return this.overlay.has(key);
@@ -306,7 +324,9 @@ export class Committer {
       this.assertUsable();
       tx = new Tx(this, prefetched);
       const started = this.monotonicNow();
-      result = await fn(tx);
+      // A transaction whose work is all in memory returns a value, not a promise: no turn of the event loop.
+      const out = fn(tx);
+      result = out instanceof Promise ? await out : out;
       this.prepareMs += EWMA_WEIGHT * (this.monotonicNow() - started - this.prepareMs);
       this.assertUsable();
       // A transaction without writes waits for what it may have read: the open group, else the one in flight.

@@ -12,7 +12,7 @@ import { decodeState, emptyState, encodeState, foldOps, liveRecord, stateOfOp } 
 import type { Op, PrimaryKey, RecordState, Stamp, Transaction } from '../types.js';
 import { assertPrimaryKey, assertRecordSize, validateRecordAttrs } from '../validate.js';
 import { type Change, ChangeLog, type LiveRecord } from './change-log.js';
-import { type CommitObserver, Committer, type TransactOptions, type Tx } from './commit.js';
+import { type CommitObserver, Committer, NOT_IN_MEMORY, type TransactOptions, type Tx } from './commit.js';
 import { type BinKey, decodeKey, encodeKey, prefixEnd } from './keys.js';
 import type { KvBackend } from './kv.js';
 import { assertQuery, compareValues, matches, type Plan, planQuery, type Query, toKeyPart } from './query.js';
@@ -259,7 +259,20 @@ export class Store {
     origin: string,
   ): Promise<Change | undefined> {
     const rk = recordKey(def.name, key);
-    const raw = (await tx.get(rk))?.toString('utf8');
+    return this.mergeInto(tx, def, key, rk, await tx.get(rk), incoming, origin);
+  }
+
+  /** mergeState once the record's current value (`stored`, under `rk`) is at hand: no waiting. */
+  private mergeInto(
+    tx: Tx,
+    def: TableDef,
+    key: PrimaryKey,
+    rk: BinKey,
+    stored: Buffer | undefined,
+    incoming: RecordState,
+    origin: string,
+  ): Change | undefined {
+    const raw = stored?.toString('utf8');
     const before = raw === undefined ? undefined : decodeState(raw);
     const after = this.join(before ?? emptyState(), incoming);
     const encoded = encodeState(after);
@@ -280,9 +293,26 @@ export class Store {
   }
 
   /** Merges a transaction's ops into `def` (whose name is txn.table); emits the changes once durable. */
-  private async applyOps(tx: Tx, def: TableDef, txn: Transaction): Promise<Change[]> {
+  private applyOps(tx: Tx, def: TableDef, txn: Transaction): Change[] | Promise<Change[]> {
     const changes: Change[] = [];
-    for (const op of txn.ops) {
+    const origin = txn.stamp.node;
+    for (let i = 0; i < txn.ops.length; i++) {
+      const op = txn.ops[i]!;
+      const rk = recordKey(def.name, op.key);
+      const known = tx.peek(rk);
+      // Usually prefetched: merged without waiting. A record only on disk makes the rest asynchronous.
+      if (known === NOT_IN_MEMORY) return this.applyOpsFrom(tx, def, txn, i, changes);
+      const change = this.mergeInto(tx, def, op.key, rk, known, stateOfOp(op, txn.stamp), origin);
+      if (change) changes.push(change);
+    }
+    if (changes.length > 0) tx.onDurable(() => this.emit(changes));
+    return changes;
+  }
+
+  /** applyOps from op `from` on, reading records from disk as needed. */
+  private async applyOpsFrom(tx: Tx, def: TableDef, txn: Transaction, from: number, changes: Change[]) {
+    for (let i = from; i < txn.ops.length; i++) {
+      const op = txn.ops[i]!;
       const change = await this.mergeState(tx, def, op.key, stateOfOp(op, txn.stamp), txn.stamp.node);
       if (change) changes.push(change);
     }
@@ -340,25 +370,44 @@ export class Store {
     const perTable = this.prepareLocal(writes);
     const prefetch: BinKey[] = [];
     for (const [def, ops] of perTable) for (const op of ops) prefetch.push(recordKey(def.name, op.key));
-    return this.committer.transact(async (tx) => {
-      const txns: Transaction[] = [];
-      for (const [def, ops] of perTable) {
-        const slot = this.sink?.next(def.name);
-        const hlc = this.clock.next();
-        const stamp: Stamp = {
-          wall: hlc.wall,
-          counter: hlc.counter,
-          node: this.nodeId,
-          epoch: slot?.epoch ?? this.epoch,
-        };
-        const txn: Transaction = { table: def.name, stamp, seq: slot?.seq ?? 0, ops };
-        // The stamp comes from this clock: nothing to observe (I2 is for stamps from elsewhere).
-        await this.applyOps(tx, def, txn);
-        if (slot) await this.sink?.append(tx, txn);
-        txns.push(txn);
+    const tables = [...perTable];
+    return this.committer.transact((tx) => this.commitLocal(tx, tables, 0, []), prefetch);
+  }
+
+  /**
+   * The transactions of a local request from table `from` on, one per table, each handed to the sink in the same
+   * batch. Synchronous while everything is in memory (the prefetched records of a local table); asynchronous from
+   * the first step that waits (a record only on disk, the outbox append).
+   */
+  private commitLocal(
+    tx: Tx,
+    tables: readonly [TableDef, Op[]][],
+    from: number,
+    txns: Transaction[],
+  ): Transaction[] | Promise<Transaction[]> {
+    for (let i = from; i < tables.length; i++) {
+      const [def, ops] = tables[i]!;
+      const slot = this.sink?.next(def.name);
+      const hlc = this.clock.next();
+      const stamp: Stamp = {
+        wall: hlc.wall,
+        counter: hlc.counter,
+        node: this.nodeId,
+        epoch: slot?.epoch ?? this.epoch,
+      };
+      const txn: Transaction = { table: def.name, stamp, seq: slot?.seq ?? 0, ops };
+      txns.push(txn);
+      // The stamp comes from this clock: nothing to observe (I2 is for stamps from elsewhere).
+      const applied = this.applyOps(tx, def, txn);
+      if (applied instanceof Promise || slot) {
+        return (async () => {
+          await applied;
+          if (slot) await this.sink?.append(tx, txn);
+          return this.commitLocal(tx, tables, i + 1, txns);
+        })();
       }
-      return txns;
-    }, prefetch);
+    }
+    return txns;
   }
 
   /** Validation of a local request before any lock is taken; returns folded ops per table. */
