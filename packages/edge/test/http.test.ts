@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type LocalWrite, MemoryKv, MetricsRegistry, Store } from '@tablemesh/core';
 import { pino } from 'pino';
@@ -162,6 +163,35 @@ describe('edge http api (no token)', () => {
     assert.equal(res.status, 400);
     assert.equal((res.body as { code: string }).code, 'TM_INVALID_ARGUMENT');
     assert.equal((await req(ctx, 'GET', '/alerts/j1')).status, 404);
+  });
+
+  it('reads a body sent in several chunks, and an empty one', async () => {
+    // a raw request whose body leaves in three writes: the server must join the chunks in order
+    const body = JSON.stringify({ level: 7, note: 'x'.repeat(20_000) });
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(ctx.server.port, '127.0.0.1', () => {
+        socket.write(
+          `PUT /alerts/chunked HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+            `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`,
+        );
+        socket.write(body.slice(0, 5));
+        setTimeout(() => socket.write(body.slice(5, 10_000)), 20);
+        setTimeout(() => socket.write(body.slice(10_000)), 40);
+      });
+      let text = '';
+      socket.on('data', (d) => {
+        text += d.toString('utf8');
+      });
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    const got = (await req(ctx, 'GET', '/alerts/chunked')).body as { level: number; note: string };
+    assert.equal(got.level, 7);
+    assert.equal(got.note.length, 20_000);
+    // no body at all: PUT of nothing is refused by the store, not by the body reader
+    const empty = await fetch(`${ctx.url}/alerts/none`, { method: 'PUT' });
+    assert.equal(empty.status, 400);
   });
 
   it('answers 413 over maxTxBytes + 64 KiB, and serves the next request', async () => {

@@ -23,6 +23,8 @@ export interface HttpLogger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+  /** pino's: lets the per-request debug line cost nothing when debug is off */
+  isLevelEnabled?(level: string): boolean;
 }
 
 /** Slack above maxTxBytes for JSON framing of a transaction-sized body. */
@@ -65,25 +67,33 @@ export interface HttpServerHandle {
   close(): Promise<void>;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** A body read under the limit: the bytes, or `tooLarge` with the bytes seen. */
 type BodyResult = { readonly body: Buffer } | { readonly tooLarge: number };
 
 function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
-    const chunks: Buffer[] = [];
+    // A small body arrives in one chunk: keep it as it is, copy only when there are several.
+    let first: Buffer | undefined;
+    let more: Buffer[] | undefined;
     let seen = 0;
     req.on('data', (chunk: Buffer) => {
       seen += chunk.length;
       // Over the limit: keep nothing, drain the rest so the client can read the 413; drop a client that streams on.
       if (seen > limit * 8) req.socket.destroy();
-      else if (seen <= limit && declared <= limit) chunks.push(chunk);
+      else if (seen <= limit && declared <= limit) {
+        if (first === undefined) first = chunk;
+        else if (more === undefined) more = [first, chunk];
+        else more.push(chunk);
+      }
     });
     req.on('end', () =>
       resolve(
         seen > limit || declared > limit
           ? { tooLarge: Math.max(seen, declared) }
-          : { body: Buffer.concat(chunks) },
+          : { body: more ? Buffer.concat(more) : (first ?? EMPTY) },
       ),
     );
     req.on('error', reject);
@@ -146,7 +156,9 @@ export async function startHttpServer(options: StartHttpOptions): Promise<HttpSe
         headers: req.headers,
         body: read.body,
       });
-      logger.debug({ method: req.method, url: req.url, status: out.status }, 'http');
+      if (logger.isLevelEnabled?.('debug') ?? true) {
+        logger.debug({ method: req.method, url: req.url, status: out.status }, 'http');
+      }
       if (!out.stream) {
         send(res, out);
         return;

@@ -66,12 +66,18 @@ function safeDecode(segment: string): string {
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+/** Headers of a JSON answer without headers of its own (shared: answers are never mutated). */
+const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': JSON_TYPE });
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 /** Serialises a JSON answer (204 and undefined bodies are empty). */
 export function jsonResponse(res: RestResponse): RawHttpResponse {
   const empty = res.body === undefined || res.status === 204;
+  // The common answer has no headers of its own: share one frozen object instead of spreading two per request.
+  const base = empty ? NO_HEADERS : JSON_HEADERS;
   return {
     status: res.status,
-    headers: { ...(empty ? {} : { 'content-type': JSON_TYPE }), ...res.headers },
+    headers: res.headers === undefined ? base : { ...base, ...res.headers },
     body: empty ? '' : JSON.stringify(res.body),
   };
 }
@@ -86,16 +92,50 @@ export function checkBearer(header: string | undefined, token: string): boolean 
 
 function flatten(headers: RawHttpRequest['headers']): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    const value = headers[name];
     out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : (value as string | undefined);
   }
   return out;
 }
 
+/** A request target split like WHATWG URL parsing does it (pathname as serialised, query parameters). */
+export interface RequestTarget {
+  readonly pathname: string;
+  readonly searchParams: URLSearchParams;
+}
+
+/**
+ * Origin-form targets that URL parsing leaves unchanged: `/`, then unreserved and sub-delim characters, `:`, `@`,
+ * `/` and percent escapes, an optional query of the same characters plus `?`. No `//` at the start (a host to URL),
+ * no `\`, `#`, spaces or other characters URL would percent-encode.
+ */
+const PLAIN_TARGET = /^\/(?!\/)[\w\-.~!$&'()*+,;=:@%/]*(?:\?[\w\-.~!$&'()*+,;=:@%/?]*)?$/;
+/** A dot segment (`.`, `..`, or their percent-encoded forms), which URL parsing resolves away. */
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:[/?]|$)/i;
+
+/**
+ * Splits a request target into pathname and query parameters exactly as `new URL(target, 'http://localhost')`
+ * does, without building a URL for the common plain target (≈4% of a PUT's CPU in the HTTP front): for those the
+ * pathname is the text up to `?` and the query `new URLSearchParams(rest)`, which is what URL yields for them.
+ * Anything else (dot segments, `//`, `\`, fragments, characters URL escapes) goes through URL.
+ */
+export function parseTarget(target: string): RequestTarget {
+  if (PLAIN_TARGET.test(target) && !DOT_SEGMENT.test(target)) {
+    const q = target.indexOf('?');
+    if (q < 0) return { pathname: target, searchParams: new URLSearchParams() };
+    // from the `?` on: URLSearchParams drops one leading `?` (the query of `/t??` is `?`, as URL has it)
+    return { pathname: target.slice(0, q), searchParams: new URLSearchParams(target.slice(q)) };
+  }
+  const url = new URL(target, 'http://localhost');
+  return { pathname: url.pathname, searchParams: url.searchParams };
+}
+
 /** Handles one request read off the socket; never throws. */
 export async function dispatchHttp(options: HttpFrontOptions, raw: RawHttpRequest): Promise<RawHttpResponse> {
   try {
-    const url = new URL(raw.url, 'http://localhost');
+    const url = parseTarget(raw.url);
     const method = raw.method.toUpperCase();
     const headers = flatten(raw.headers);
     if (url.pathname === '/health' && method === 'GET') {

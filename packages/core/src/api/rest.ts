@@ -228,6 +228,7 @@ function recordPath(tableSegment: string, key: PrimaryKey): string {
 
 function splitPath(path: string): string[] {
   const trimmed = path.startsWith('/') ? path.slice(1) : path;
+  if (!trimmed.includes('%')) return trimmed.split('/'); // nothing to decode (the common path)
   try {
     return trimmed.split('/').map((s) => decodeURIComponent(s));
   } catch {
