@@ -14,6 +14,7 @@ import type {
 } from './messages.js';
 import { bad, decodeWire, encodeWire, invalid, required, toU64, u64 } from './runtime.js';
 import { fromWireTransaction, toWireTransaction } from './transaction.js';
+import { writeTransactionBatch } from './tx-writer.js';
 
 const { ErrorKind } = pb;
 
@@ -43,6 +44,11 @@ function fromWireSkip(skip: pb.SkipRange, at: string): WireSkipRange {
 
 /** Encodes a batch; every transaction's table must be the batch's (it is left out of the bytes). */
 export function encodeTransactionBatch(batch: WireTransactionBatch): Uint8Array {
+  return writeTransactionBatch(batch, () => encodeTransactionBatchReference(batch));
+}
+
+/** encodeTransactionBatch through protobufjs: the reference the direct writer is tested against. */
+export function encodeTransactionBatchReference(batch: WireTransactionBatch): Uint8Array {
   const at = 'TransactionBatch';
   const table = required(batch.table, `${at}.table`, invalid);
   return encodeWire('TransactionBatch', {
