@@ -14,6 +14,7 @@ import type {
 } from './messages.js';
 import { bad, decodeWire, encodeWire, invalid, required, toU64, u64 } from './runtime.js';
 import { fromWireTransaction, toWireTransaction } from './transaction.js';
+import { readTransactionBatch } from './tx-reader.js';
 import { writeTransactionBatch } from './tx-writer.js';
 
 const { ErrorKind } = pb;
@@ -64,6 +65,12 @@ export function encodeTransactionBatchReference(batch: WireTransactionBatch): Ui
 
 /** Decodes a batch; origin, table, epoch and primary key are required. */
 export function decodeTransactionBatch(bytes: Uint8Array): WireTransactionBatch {
+  // The direct reader (tx-reader.ts) accepts what it understands; everything else is protobufjs's to answer.
+  return readTransactionBatch(bytes) ?? decodeTransactionBatchReference(bytes);
+}
+
+/** decodeTransactionBatch through protobufjs: the one answer for what the direct reader leaves. */
+export function decodeTransactionBatchReference(bytes: Uint8Array): WireTransactionBatch {
   return decodeWire('TransactionBatch', bytes, (msg) => {
     const at = 'TransactionBatch';
     const table = required(msg.table, `${at}.table`, bad);
