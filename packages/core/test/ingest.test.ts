@@ -115,6 +115,31 @@ describe('ingest: order and idempotence (I7–I10)', () => {
     await hub.close();
   });
 
+  it('I8 pipelined: a batch started on the previous one’s onPrepared sees its mark; one fsync, receipts in order', async () => {
+    const hub = await openHub();
+    const groups = hub.store.committer.batchesWritten;
+    const events: string[] = [];
+    const options = { hubNowMs: T0, maxClockSkewMs: 60_000, stats: hub.stats };
+    const batch = (txs: Transaction[]) => ({ origin: 'edge_a', table: 'sensors', epoch: 'e1', txs });
+    let second: Promise<unknown> | undefined;
+    const first = ingestBatch(hub.store, hub.feed, batch([txn(1), txn(2)]), {
+      ...options,
+      onPrepared: () => {
+        events.push('prepared 1');
+        // seq 2 again (a duplicate) and 3: only in order after the first batch's mark (2), not durable yet
+        second = ingestBatch(hub.store, hub.feed, batch([txn(2), txn(3)]), options).then((r) =>
+          events.push(`receipt ${r.appliedThrough} dup ${r.duplicates} ${r.errorKind}`),
+        );
+      },
+    }).then((r) => events.push(`receipt ${r.appliedThrough} dup ${r.duplicates} ${r.errorKind}`));
+    await first;
+    await second;
+    assert.deepEqual(events, ['prepared 1', 'receipt 2 dup 0 none', 'receipt 3 dup 1 none']);
+    assert.equal(hub.store.committer.batchesWritten - groups, 1, 'both batches in one fsync');
+    assert.deepEqual(seqsOf(hub), [1, 2, 3]);
+    await hub.close();
+  });
+
   it('I9: duplicates are re-receipted and counted, never re-applied', async () => {
     const hub = await openHub();
     await hub.ingest({ txs: [txn(1), txn(2), txn(3)] });
