@@ -340,9 +340,15 @@ export class Outbox implements LocalTxSink {
         let freed = 0;
         let removed = 0;
         const quarantined: string[] = [];
-        for await (const [key, value] of tx.iterate(
-          itemRange(st.table, epoch, st.receiptedThrough, through),
-        )) {
+        // Without poison, recent items in memory name what to delete: no disk read under the lock.
+        const recent = poison.size === 0 ? recentItems(st, st.receiptedThrough, through) : undefined;
+        for (const [seq, bytes] of recent ?? []) {
+          tx.del(itemKey(st.table, epoch, seq));
+          freed += bytes;
+          removed++;
+        }
+        const onDisk = recent ? [] : tx.iterate(itemRange(st.table, epoch, st.receiptedThrough, through));
+        for await (const [key, value] of onDisk) {
           const item = decodeItem(key, value);
           tx.del(key);
           if (item.kind === 'skip') {
@@ -541,4 +547,20 @@ export class Outbox implements LocalTxSink {
         .catch(reject);
     });
   }
+}
+
+/**
+ * [seq, stored bytes] of every item in (after, through] when all of them are recent transactions of the table's
+ * current epoch (so no SKIP range is among them); undefined otherwise (read them from disk).
+ */
+function recentItems(st: TableState, after: number, through: number): [number, number][] | undefined {
+  const recent = st.recent;
+  if (recent.epoch !== st.epoch || through - after > recent.items.size) return undefined;
+  const out: [number, number][] = [];
+  for (let seq = after + 1; seq <= through; seq++) {
+    const item = recent.items.get(seq);
+    if (item === undefined) return undefined;
+    out.push([seq, item.bytes]);
+  }
+  return out;
 }
