@@ -3,7 +3,8 @@
  * The ingest pipeline as named steps: decode → check origin (topic, envelope, identity: I15) → grant →
  * table definition → [clock check (I3) → order/dedupe (I8–I10) → merge (I4) → feed → fsync'd batch] → receipt
  * (I7) → live feed (published by the feed's onAppend listener once durable). The bracketed steps are one
- * store transaction in core's ingestBatch. Batches of one (origin, table) are handled one at a time, in order.
+ * store transaction in core's ingestBatch. Batches of one (origin, table) are taken in arrival order, each once
+ * the one before it is prepared (see the returned function); each receipt waits for its own batch's fsync.
  */
 import {
   decodeTransactionBatch,
