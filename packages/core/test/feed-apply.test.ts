@@ -43,6 +43,40 @@ const cursor0: FeedCursor = { hubEpoch: 'hub1', incarnation: 'inc1', hubSeq: 0 }
 const put = (key: PrimaryKey, v: number): Op[] => [{ kind: 'put', key, attrs: { v } }];
 
 describe('edge: applying feed entries (I12)', () => {
+  it('onPrepared: the next batch starts before the first is durable, both share its fsync, none is applied twice', async () => {
+    const edge = await openStore('edge_b');
+    const groups = edge.committer.batchesWritten;
+    const seen: string[] = [];
+    let second: Promise<unknown> | undefined;
+    const first = applyFeedEntries(
+      edge,
+      'things',
+      [entry(1, put('a', 1)), entry(2, put('b', 2))],
+      cursor0,
+      'edge_b',
+      [],
+      (r) => {
+        seen.push(`prepared ${r.cursor.hubSeq}`);
+        // The caller's cursor is stale (0): the prepared one (2) is read through the commit overlay.
+        second = applyFeedEntries(
+          edge,
+          'things',
+          [entry(2, put('b', 2)), entry(3, put('c', 3))],
+          cursor0,
+          'edge_b',
+          [],
+          (r2) => seen.push(`prepared ${r2.cursor.hubSeq}`),
+        ).then((r2) => seen.push(`durable ${r2.cursor.hubSeq} applied ${r2.ok && r2.applied}`));
+      },
+    ).then((r) => seen.push(`durable ${r.cursor.hubSeq}`));
+    await first;
+    await second;
+    assert.deepEqual(seen, ['prepared 2', 'prepared 3', 'durable 2', 'durable 3 applied 1']);
+    assert.equal(edge.committer.batchesWritten - groups, 1, 'one group for both batches');
+    assert.deepEqual(await readFeedCursor(edge, 'things'), { ...cursor0, hubSeq: 3 });
+    await edge.close();
+  });
+
   it('applies contiguous entries, persists the cursor with the data, refuses non-contiguous ones', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tm-apply-'));
     try {

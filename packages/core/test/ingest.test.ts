@@ -4,14 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { canonicalJson } from '../src/canonical-json.js';
 import { Feed } from '../src/feed/feed.js';
+import { opJsonBytes } from '../src/ingest/check-tx.js';
 import { helloCheck, type IngestBatch, IngestStats, ingestBatch, readMark } from '../src/ingest/ingest.js';
 import { RECENT_MARKS } from '../src/ingest/marks.js';
 import type { KvBackend } from '../src/store/kv.js';
 import { LevelKv } from '../src/store/level-kv.js';
 import { MemoryKv } from '../src/store/memory-kv.js';
 import { Store } from '../src/store/store.js';
-import type { Op, Transaction } from '../src/types.js';
+import type { JsonValue, Op, Transaction } from '../src/types.js';
+import { recordBytes } from '../src/validate.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -109,6 +112,31 @@ describe('ingest: order and idempotence (I7–I10)', () => {
     );
     assert.deepEqual((await hub.store.get('sensors', 'k1'))?.['v'], 1);
     assert.equal((await readMark(hub.store, 'edge_a', 'e1', 'sensors')).applied, 3);
+    await hub.close();
+  });
+
+  it('I8 pipelined: a batch started on the previous one’s onPrepared sees its mark; one fsync, receipts in order', async () => {
+    const hub = await openHub();
+    const groups = hub.store.committer.batchesWritten;
+    const events: string[] = [];
+    const options = { hubNowMs: T0, maxClockSkewMs: 60_000, stats: hub.stats };
+    const batch = (txs: Transaction[]) => ({ origin: 'edge_a', table: 'sensors', epoch: 'e1', txs });
+    let second: Promise<unknown> | undefined;
+    const first = ingestBatch(hub.store, hub.feed, batch([txn(1), txn(2)]), {
+      ...options,
+      onPrepared: () => {
+        events.push('prepared 1');
+        // seq 2 again (a duplicate) and 3: only in order after the first batch's mark (2), not durable yet
+        second = ingestBatch(hub.store, hub.feed, batch([txn(2), txn(3)]), options).then((r) =>
+          events.push(`receipt ${r.appliedThrough} dup ${r.duplicates} ${r.errorKind}`),
+        );
+      },
+    }).then((r) => events.push(`receipt ${r.appliedThrough} dup ${r.duplicates} ${r.errorKind}`));
+    await first;
+    await second;
+    assert.deepEqual(events, ['prepared 1', 'receipt 2 dup 0 none', 'receipt 3 dup 1 none']);
+    assert.equal(hub.store.committer.batchesWritten - groups, 1, 'both batches in one fsync');
+    assert.deepEqual(seqsOf(hub), [1, 2, 3]);
     await hub.close();
   });
 
@@ -442,3 +470,44 @@ describe('ingest: exactly once under random delivery (property)', () => {
     );
   });
 });
+
+describe('ingest: transaction size (TM_TX_TOO_LARGE)', () => {
+  it('sums to the UTF-8 bytes of the ops’ canonical JSON (the size checkTx used to compute in full)', () => {
+    const keyArb = fc.oneof(
+      fc.string({ maxLength: 12, unit: 'binary' }),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.maxSafeInteger(),
+    );
+    const attrsArb = fc.dictionary(
+      fc.string({ minLength: 1, maxLength: 8 }).filter((n) => !n.startsWith('__') && n !== 'id'),
+      fc.jsonValue({ maxDepth: 2 }),
+      { maxKeys: 5, noNullPrototype: true },
+    );
+    const opArb = fc.oneof(
+      fc.record({ kind: fc.constant('put' as const), key: keyArb, attrs: attrsArb }),
+      fc.record({ kind: fc.constant('patch' as const), key: keyArb, attrs: attrsArb }),
+      fc.record({ kind: fc.constant('delete' as const), key: keyArb }),
+    );
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 6 }), (ops) => {
+        const checked = ops.map((op) => ({
+          ...op,
+          ...(op.kind === 'delete' ? {} : { attrs: viaJson(op.attrs) as Record<string, JsonValue> }),
+        }));
+        let bytes = checked.length === 0 ? 2 : checked.length + 1;
+        for (const op of checked)
+          bytes += opJsonBytes(
+            op as Op,
+            op.kind === 'delete' ? 0 : recordBytes(op.attrs as unknown as Record<string, JsonValue>),
+          );
+        assert.equal(bytes, Buffer.byteLength(canonicalJson(checked as unknown as JsonValue), 'utf8'));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+/** A value as it arrives at the hub: JSON text and back. */
+function viaJson<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}

@@ -109,7 +109,14 @@ describe('outbox properties', () => {
               const batch = await outbox.nextBatch('alerts', { maxTxs: command.maxTxs });
               if (batch) {
                 assert.equal(batch.fromSeq, stats.sentThrough + 1, 'batches are contiguous');
-                for (const txn of batch.txs) sent.set(txn.seq, canonicalJson(txn as unknown as JsonValue));
+                // What is handed out is what the disk holds (also when it comes from the recent items in memory).
+                const onDisk = await itemsOnDisk(store, batch.epoch);
+                for (const txn of batch.txs) {
+                  sent.set(txn.seq, canonicalJson(txn as unknown as JsonValue));
+                  assert.equal(onDisk.get(txn.seq), sent.get(txn.seq), `seq ${txn.seq} as stored`);
+                }
+                const covered = batch.txs.length + batch.skips.reduce((n, r) => n + r.to - r.from + 1, 0);
+                assert.equal(covered, batch.toSeq - batch.fromSeq + 1, 'the batch covers its seqs once');
               }
             } else if (command.kind === 'receipt') {
               const { epoch, receiptedThrough, inFlight } = await outbox.stats('alerts');

@@ -59,6 +59,8 @@ export class Publisher {
   };
   private inFlight: InFlight[] = [];
   private active = false;
+  /** bumped by start() and stop(): a send failure of an older link is not this link's business */
+  private generation = 0;
   private pumping = false;
   private again = false;
   private readonly holdTimers = new Map<string, NodeJS.Timeout>();
@@ -68,6 +70,7 @@ export class Publisher {
 
   /** The link is up and the hub welcomed us: send from the last receipt of every table (go-back-N). */
   start(): void {
+    this.generation++;
     this.active = true;
     this.inFlight = [];
     for (const table of this.deps.outbox.publishedTables()) this.deps.outbox.resetInFlight(table);
@@ -94,6 +97,7 @@ export class Publisher {
 
   /** The link went down: nothing is in flight any more (clean sessions: resend after reconnect). */
   stop(): void {
+    this.generation++;
     this.active = false;
     this.inFlight = [];
     if (this.timer) clearInterval(this.timer);
@@ -160,15 +164,16 @@ export class Publisher {
       });
       this.counters.batchesSent++;
       this.counters.txsSent += batch.txs.length;
-      try {
-        await this.deps.send(topics.up(this.deps.nodeId, batch.table), payload);
-      } catch (err) {
+      // Not awaited: the window is bounded by receipts (I7), not by PUBACKs, which prove nothing and would cost
+      // a round trip through the hub's busy event loop per batch. mqtt.js writes the batches in call order.
+      const generation = this.generation;
+      this.deps.send(topics.up(this.deps.nodeId, batch.table), payload).catch((err: unknown) => {
+        if (generation !== this.generation) return; // a link that is gone: start() resends everything
         // Not sent (link down): it is resent from the last receipt after the next welcome.
         this.deps.log.warn({ err: String(err), table: batch.table }, 'publisher: batch not sent');
         this.forget(batch.table);
         outbox.resetInFlight(batch.table);
-        return;
-      }
+      });
     }
   }
 

@@ -10,6 +10,7 @@ import {
   applyFeedEntries,
   applySnapshotPage,
   encodeSyncMessage,
+  type FeedApplyResult,
   type FeedCursor,
   type FeedEntry,
   finishSnapshot,
@@ -61,6 +62,8 @@ interface TableSync {
   lastError: string | undefined;
   /** `now` asked of a table the hub did not have yet: all of it is after now, so it starts at the beginning */
   startFromBeginning: boolean;
+  /** highest hub seq of a live batch prepared (maybe not durable yet); memory only */
+  preparedSeq: number;
 }
 
 /** Pulls catch-up and snapshot pages and applies live feed batches. */
@@ -97,6 +100,7 @@ export class Subscriber {
         headSeen: 0,
         lastError: undefined,
         startFromBeginning: false,
+        preparedSeq: 0,
       });
       if (this.active) void this.run(() => this.begin(sub.table));
     }
@@ -143,6 +147,7 @@ export class Subscriber {
     this.active = false;
     for (const t of this.tables.values()) {
       t.requestId = undefined;
+      t.preparedSeq = 0;
       if (t.phase !== 'snapshot') t.phase = 'idle';
     }
   }
@@ -168,6 +173,7 @@ export class Subscriber {
     const t = this.tables.get(table);
     if (!t || !this.active) return;
     if (this.deps.store.getTable(table)) t.cursor = await readFeedCursor(this.deps.store, table);
+    t.preparedSeq = 0;
     if (t.phase !== 'snapshot') {
       t.snapshot = undefined;
       t.resumeAfter = '';
@@ -334,7 +340,10 @@ export class Subscriber {
         await this.request(t);
         return;
       }
-      if (await this.apply(t, t.cursor, batch.entries)) this.counters.liveApplied += batch.entries.length;
+      // Pipelined: the chain moves on once this batch is prepared, so a burst of live batches shares fsyncs;
+      // t.cursor still moves only once each is durable (S2).
+      if (await this.apply(t, t.cursor, batch.entries, true))
+        this.counters.liveApplied += batch.entries.length;
     });
   }
 
@@ -346,7 +355,8 @@ export class Subscriber {
       t.headSeen = Math.max(t.headSeen, beat.headSeq);
       const other =
         t.cursor && (t.cursor.hubEpoch !== beat.hubEpoch || t.cursor.incarnation !== beat.incarnation);
-      const behind = (t.cursor?.hubSeq ?? 0) < beat.headSeq;
+      // a live batch prepared but not yet durable is not "behind"
+      const behind = Math.max(t.cursor?.hubSeq ?? 0, t.preparedSeq) < beat.headSeq;
       if (t.phase === 'live' && (other || behind) && t.requestId === undefined) {
         t.phase = 'catchup';
         await this.request(t);
@@ -354,27 +364,50 @@ export class Subscriber {
     });
   }
 
-  /** Applies contiguous entries; a hole starts a catch-up. Returns true when applied. */
+  /**
+   * Applies contiguous entries; a hole starts a catch-up. Returns true when applied. `pipelined`: resolves once
+   * the batch is prepared (the next one reads its cursor through the commit overlay) and sets t.cursor when it
+   * is durable; otherwise resolves when durable.
+   */
   private async apply(
     t: TableSync,
     base: FeedCursor,
     entries: readonly { hubSeq: number; tx: FeedEntry['tx'] }[],
+    pipelined = false,
   ) {
-    const result = await applyFeedEntries(
+    let onPrepared: ((r: FeedApplyResult) => void) | undefined;
+    const prepared = pipelined
+      ? new Promise<FeedApplyResult>((resolve) => {
+          onPrepared = resolve;
+        })
+      : undefined;
+    const durable = applyFeedEntries(
       this.deps.store,
       t.sub.table,
       entries.map((e) => ({ hubSeq: e.hubSeq, wall: 0, tx: e.tx })),
       base,
       this.deps.nodeId,
       this.deps.ownEpochs(t.sub.table),
-    );
-    t.cursor = result.cursor;
+      onPrepared,
+    ).then((r) => {
+      // Durable results come in commit order; a cursor of another feed (re-baselined since) is not ours.
+      const same = t.cursor?.hubEpoch === r.cursor.hubEpoch && t.cursor.incarnation === r.cursor.incarnation;
+      if (!pipelined) t.cursor = r.cursor;
+      else if (same && r.cursor.hubSeq > (t.cursor?.hubSeq ?? 0)) t.cursor = r.cursor;
+      return r;
+    });
+    const result = prepared ? await Promise.race([prepared, durable]) : await durable;
+    if (pipelined && result.ok) t.preparedSeq = Math.max(t.preparedSeq, result.cursor.hubSeq);
+    if (prepared) {
+      durable.catch((err) => this.deps.log.warn({ err: String(err) }, 'subscriber: feed batch not applied'));
+    }
     if (result.ok) {
       this.counters.echoes += result.echoes;
       return true;
     }
     this.counters.outOfOrder++;
     t.phase = 'catchup';
+    await durable; // the request names t.cursor
     await this.request(t);
     return false;
   }

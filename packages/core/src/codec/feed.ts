@@ -6,6 +6,8 @@ import type * as pb from './generated/wire.js';
 import type { WireFeedBatch, WireFeedMessage, WireHeadHeartbeat, WirePresence } from './messages.js';
 import { bad, checkNestedVersion, decodeWire, encodeWire, invalid, required, toU64, u64 } from './runtime.js';
 import { fromWireFeedEntry, toWireFeedEntry } from './transaction.js';
+import { readFeedBatchMessage } from './tx-reader.js';
+import { writeFeedBatchMessage } from './tx-writer.js';
 
 function feedBatchToWire(batch: WireFeedBatch): pb.FeedBatch {
   const at = 'FeedBatch';
@@ -75,6 +77,13 @@ export function decodeHeadHeartbeat(bytes: Uint8Array): WireHeadHeartbeat {
 
 /** Encodes the payload of `tm/v1/feed/{db.table}`. */
 export function encodeFeedMessage(msg: WireFeedMessage): Uint8Array {
+  // The live feed's bulk path: written directly (tx-writer.ts), same bytes as encodeFeedMessageReference.
+  if (msg.kind === 'batch') return writeFeedBatchMessage(msg.batch, () => encodeFeedMessageReference(msg));
+  return encodeFeedMessageReference(msg);
+}
+
+/** encodeFeedMessage through protobufjs: the reference the direct writer is tested against. */
+export function encodeFeedMessageReference(msg: WireFeedMessage): Uint8Array {
   switch (msg.kind) {
     case 'batch':
       return encodeWire('FeedMessage', { protocolVersion: 0, batch: feedBatchToWire(msg.batch) });
@@ -87,6 +96,12 @@ export function encodeFeedMessage(msg: WireFeedMessage): Uint8Array {
 
 /** Decodes the payload of `tm/v1/feed/{db.table}`; an envelope with no body is refused. */
 export function decodeFeedMessage(bytes: Uint8Array): WireFeedMessage {
+  // The direct reader (tx-reader.ts) takes live batches it understands; everything else is protobufjs's.
+  return readFeedBatchMessage(bytes) ?? decodeFeedMessageReference(bytes);
+}
+
+/** decodeFeedMessage through protobufjs: the one answer for what the direct reader leaves. */
+export function decodeFeedMessageReference(bytes: Uint8Array): WireFeedMessage {
   return decodeWire('FeedMessage', bytes, (msg): WireFeedMessage => {
     if (msg.body === 'batch' && msg.batch)
       return { kind: 'batch', batch: feedBatchFromWire(msg.batch, 'batch') };

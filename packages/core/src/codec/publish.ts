@@ -14,6 +14,8 @@ import type {
 } from './messages.js';
 import { bad, decodeWire, encodeWire, invalid, required, toU64, u64 } from './runtime.js';
 import { fromWireTransaction, toWireTransaction } from './transaction.js';
+import { readTransactionBatch } from './tx-reader.js';
+import { writeTransactionBatch } from './tx-writer.js';
 
 const { ErrorKind } = pb;
 
@@ -43,6 +45,11 @@ function fromWireSkip(skip: pb.SkipRange, at: string): WireSkipRange {
 
 /** Encodes a batch; every transaction's table must be the batch's (it is left out of the bytes). */
 export function encodeTransactionBatch(batch: WireTransactionBatch): Uint8Array {
+  return writeTransactionBatch(batch, () => encodeTransactionBatchReference(batch));
+}
+
+/** encodeTransactionBatch through protobufjs: the reference the direct writer is tested against. */
+export function encodeTransactionBatchReference(batch: WireTransactionBatch): Uint8Array {
   const at = 'TransactionBatch';
   const table = required(batch.table, `${at}.table`, invalid);
   return encodeWire('TransactionBatch', {
@@ -58,6 +65,12 @@ export function encodeTransactionBatch(batch: WireTransactionBatch): Uint8Array 
 
 /** Decodes a batch; origin, table, epoch and primary key are required. */
 export function decodeTransactionBatch(bytes: Uint8Array): WireTransactionBatch {
+  // The direct reader (tx-reader.ts) accepts what it understands; everything else is protobufjs's to answer.
+  return readTransactionBatch(bytes) ?? decodeTransactionBatchReference(bytes);
+}
+
+/** decodeTransactionBatch through protobufjs: the one answer for what the direct reader leaves. */
+export function decodeTransactionBatchReference(bytes: Uint8Array): WireTransactionBatch {
   return decodeWire('TransactionBatch', bytes, (msg) => {
     const at = 'TransactionBatch';
     const table = required(msg.table, `${at}.table`, bad);

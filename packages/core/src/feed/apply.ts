@@ -46,6 +46,11 @@ export async function applyFeedEntries(
   cursor: FeedCursor,
   selfNode: string,
   selfEpochs: Iterable<string>,
+  /**
+   * called with the result once the batch is prepared (visible to later transactions, the cursor included) and
+   * before it is durable: a caller may start on the next batch then, which shares the fsync
+   */
+  onPrepared?: (result: FeedApplyResult) => void,
 ): Promise<FeedApplyResult> {
   const def = store.requireTable(table);
   const own = new Set(selfEpochs);
@@ -53,6 +58,10 @@ export async function applyFeedEntries(
   const prefetch = [edgeCursorKey(def.name)];
   for (const entry of entries) for (const op of entry.tx.ops) prefetch.push(recordKey(def.name, op.key));
   return store.transact(async (tx) => {
+    const settle = (result: FeedApplyResult): FeedApplyResult => {
+      if (onPrepared) tx.onPrepared(() => onPrepared(result));
+      return result;
+    };
     // The persisted cursor may be ahead of the caller's (a page and a live batch raced): never apply twice.
     const stored = await tx.get(edgeCursorKey(def.name));
     const persisted = stored ? (JSON.parse(stored.toString('utf8')) as FeedCursor) : undefined;
@@ -63,12 +72,12 @@ export async function applyFeedEntries(
     const due = entries.filter((e) => e.hubSeq > start).sort((a, b) => a.hubSeq - b.hubSeq);
     for (let i = 0; i < due.length; i++) {
       if (due[i]!.hubSeq !== start + i + 1) {
-        return {
+        return settle({
           ok: false,
           reason: 'not-contiguous',
           expected: start + 1,
           cursor: { ...cursor, hubSeq: start },
-        };
+        });
       }
     }
     let applied = 0;
@@ -84,7 +93,7 @@ export async function applyFeedEntries(
     }
     const next: FeedCursor = { hubEpoch: cursor.hubEpoch, incarnation: cursor.incarnation, hubSeq: at };
     if (due.length > 0 || !sameFeed || persisted?.hubSeq !== at) tx.put(edgeCursorKey(def.name), json(next));
-    return { ok: true, cursor: next, applied, echoes };
+    return settle({ ok: true, cursor: next, applied, echoes });
   }, prefetch);
 }
 

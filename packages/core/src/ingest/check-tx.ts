@@ -2,13 +2,12 @@
  * Content checks of one received transaction (I11): a transaction that fails here is *poison* — refused for what
  * it is, not for the hub's state — so the hub consumes its seq with an error receipt and the link moves on.
  */
-import { canonicalJson } from '../canonical-json.js';
 import { isTmError, TmError } from '../errors.js';
 import { assertHlc } from '../hlc.js';
 import type { Store } from '../store/store.js';
 import type { TableDef } from '../store/tables.js';
 import { tableRef } from '../store/tables.js';
-import type { JsonValue, Op, PrimaryKey, Stamp, Transaction } from '../types.js';
+import type { Op, PrimaryKey, Stamp, Transaction } from '../types.js';
 import { assertPrimaryKey, assertRecordSize, validateRecordAttrs } from '../validate.js';
 
 /** The outcome of the content checks: the transaction as it will be applied, or why it is poison. */
@@ -65,15 +64,17 @@ export function checkTx(
       throw new TmError('TM_TX_TOO_LARGE', `${txn.ops.length} operations; the limit is ${store.maxOpsPerTx}`);
     }
     const seen = new Set<PrimaryKey>();
+    // The size is that of the ops' canonical JSON, summed from the parts already measured (opJsonBytes).
+    let bytes = txn.ops.length === 0 ? 2 : txn.ops.length + 1;
     const ops = txn.ops.map((op) => {
-      const checked = checkOp(store, def, op);
+      const { checked, attrBytes } = checkOp(store, def, op);
       if (seen.has(checked.key)) {
         throw new TmError('TM_INVALID_ARGUMENT', `two operations on key ${JSON.stringify(checked.key)}`);
       }
       seen.add(checked.key);
+      bytes += opJsonBytes(checked, attrBytes);
       return checked;
     });
-    const bytes = Buffer.byteLength(canonicalJson(ops as unknown as JsonValue), 'utf8');
     if (bytes > store.maxTxBytes) {
       throw new TmError('TM_TX_TOO_LARGE', `transaction is ${bytes} bytes; the limit is ${store.maxTxBytes}`);
     }
@@ -84,11 +85,22 @@ export function checkTx(
   }
 }
 
-function checkOp(store: Store, def: TableDef, op: Op): Op {
+/**
+ * UTF-8 bytes of the canonical JSON (RFC 8785) of a checked op, `{"attrs":…,"key":…,"kind":"put"}`, given the
+ * canonical size of its attributes (recordBytes). Keys print as JSON.stringify prints them (RFC 8785 uses
+ * ECMAScript's string and number forms). In a list, ops add one comma each and the brackets (checkTx).
+ */
+export function opJsonBytes(op: Op, attrBytes: number): number {
+  const key = Buffer.byteLength(JSON.stringify(op.key), 'utf8');
+  if (op.kind === 'delete') return 24 + key; // {"key":K,"kind":"delete"}
+  return (op.kind === 'put' ? 30 : 32) + key + attrBytes; // {"attrs":A,"key":K,"kind":"put"|"patch"}
+}
+
+function checkOp(store: Store, def: TableDef, op: Op): { checked: Op; attrBytes: number } {
   if (typeof op !== 'object' || op === null)
     throw new TmError('TM_INVALID_ARGUMENT', 'an operation must be an object');
   const key = assertPrimaryKey(op.key);
-  if (op.kind === 'delete') return { kind: 'delete', key };
+  if (op.kind === 'delete') return { checked: { kind: 'delete', key }, attrBytes: 0 };
   if (op.kind !== 'put' && op.kind !== 'patch') {
     throw new TmError('TM_INVALID_ARGUMENT', `unknown operation '${String((op as { kind: unknown }).kind)}'`);
   }
@@ -100,6 +112,6 @@ function checkOp(store: Store, def: TableDef, op: Op): Op {
       `record ${JSON.stringify(given)} does not match key ${JSON.stringify(key)}`,
     );
   }
-  assertRecordSize(attrs, store.maxRecordBytes);
-  return { kind: op.kind, key, attrs };
+  const attrBytes = assertRecordSize(attrs, store.maxRecordBytes);
+  return { checked: { kind: op.kind, key, attrs }, attrBytes };
 }

@@ -63,6 +63,12 @@ export interface IngestOptions {
   readonly stats?: IngestStats;
   /** test builds only (SPEC §7): `dedup-off` applies duplicates again */
   readonly failpoints?: Failpoints;
+  /**
+   * Called once the batch's transaction is prepared (its writes, the mark included, are visible to later
+   * transactions) but before it is durable: the next batch of the same (origin, table) may start then and share
+   * the fsync. Not called if the transaction fails. The receipt still waits for durability (I7).
+   */
+  readonly onPrepared?: () => void;
 }
 
 /** One refused transaction in a receipt (proto TxError). */
@@ -210,6 +216,7 @@ export async function ingestBatch(
     const stop = await run.process(items);
     if (run.mark !== before) tx.put(key, encodeMark(run.mark));
     if (stats) tx.onPrepared(() => run.addTo(stats));
+    if (options.onPrepared) tx.onPrepared(options.onPrepared);
     return {
       table: def.name,
       epoch: batch.epoch,

@@ -42,11 +42,13 @@ import { Quarantine, type QuarantinedTx } from './quarantine.js';
 import { stampId, writeReupload } from './reupload.js';
 import { applyDecisions, type Decision, type SkipRange } from './rewrite.js';
 import {
+  clearRecent,
   effectPatch,
   freshMeta,
   type Hold,
   makeState,
   parseMeta,
+  RECENT_MAX_BYTES,
   sendableThrough,
   type TableState,
   trackUnsettled,
@@ -180,6 +182,16 @@ export class Outbox implements LocalTxSink {
     trackUnsettled(tx, st, effect);
     this.emitSkips(tx, st.table, effect?.ranges);
     const epoch = st.epoch;
+    tx.onPrepared(() => {
+      const recent = st.recent;
+      if (recent.epoch !== epoch) {
+        clearRecent(st);
+        recent.epoch = epoch;
+      }
+      if (recent.bytes + value.length > RECENT_MAX_BYTES) return;
+      recent.items.set(txn.seq, { txn, bytes: value.length });
+      recent.bytes += value.length;
+    });
     tx.onDurable(() => {
       if (st.epoch === epoch) st.durableThrough = Math.max(st.durableThrough, txn.seq);
     });
@@ -199,6 +211,11 @@ export class Outbox implements LocalTxSink {
       const upper = sendableThrough(st);
       if (st.held || upper <= st.sentThrough) return undefined;
       const from = st.sentThrough + 1;
+      const recent = this.recentBatch(st, from, upper, maxTxs, maxBytes);
+      if (recent) {
+        if (limits.mark ?? true) st.sentThrough = recent.toSeq;
+        return recent;
+      }
       const txs: Transaction[] = [];
       const skips: SkipRange[] = [];
       let bytes = 0;
@@ -227,6 +244,33 @@ export class Outbox implements LocalTxSink {
       if (limits.mark ?? true) st.sentThrough = toSeq;
       return { table: st.table, epoch: st.epoch, fromSeq: from, toSeq, txs, skips, bytes };
     });
+  }
+
+  /**
+   * nextBatch from the table's recent items (memory), when they hold `from` and nothing before it can be a SKIP
+   * range reaching into it (the item before `from` is a recent transaction, or `from` follows the last receipt).
+   * Stops at the first seq not held; undefined when `from` is not held.
+   */
+  private recentBatch(
+    st: TableState,
+    from: number,
+    upper: number,
+    maxTxs: number,
+    maxBytes: number,
+  ): OutboxBatch | undefined {
+    const recent = st.recent;
+    if (recent.epoch !== st.epoch || !recent.items.has(from)) return undefined;
+    if (from - 1 > st.receiptedThrough && !recent.items.has(from - 1)) return undefined;
+    const txs: Transaction[] = [];
+    let bytes = 0;
+    let seq = from;
+    for (; seq <= upper && txs.length < maxTxs; seq++) {
+      const item = recent.items.get(seq);
+      if (item === undefined || (txs.length > 0 && bytes + item.bytes > maxBytes)) break;
+      txs.push(item.txn);
+      bytes += item.bytes;
+    }
+    return { table: st.table, epoch: st.epoch, fromSeq: from, toSeq: seq - 1, txs, skips: [], bytes };
   }
 
   /** Marks entries through `throughSeq` of `epoch` as sent (when nextBatch was called with mark: false). */
@@ -296,9 +340,15 @@ export class Outbox implements LocalTxSink {
         let freed = 0;
         let removed = 0;
         const quarantined: string[] = [];
-        for await (const [key, value] of tx.iterate(
-          itemRange(st.table, epoch, st.receiptedThrough, through),
-        )) {
+        // Without poison, recent items in memory name what to delete: no disk read under the lock.
+        const recent = poison.size === 0 ? recentItems(st, st.receiptedThrough, through) : undefined;
+        for (const [seq, bytes] of recent ?? []) {
+          tx.del(itemKey(st.table, epoch, seq));
+          freed += bytes;
+          removed++;
+        }
+        const onDisk = recent ? [] : tx.iterate(itemRange(st.table, epoch, st.receiptedThrough, through));
+        for await (const [key, value] of onDisk) {
           const item = decodeItem(key, value);
           tx.del(key);
           if (item.kind === 'skip') {
@@ -329,6 +379,12 @@ export class Outbox implements LocalTxSink {
         tx.onPrepared(() => {
           // A transient refusal stops the hub at receiptedThrough + 1: resend from there once released.
           st.sentThrough = transient ? receiptedThrough : Math.max(st.sentThrough, receiptedThrough);
+          // Recent items are in seq order (appended in order; a new epoch starts afresh).
+          for (const [seq, item] of st.recent.items) {
+            if (seq > through) break;
+            st.recent.items.delete(seq);
+            st.recent.bytes -= item.bytes;
+          }
         });
         return { ignored: false, truncated: removed, quarantined, held };
       },
@@ -491,4 +547,20 @@ export class Outbox implements LocalTxSink {
         .catch(reject);
     });
   }
+}
+
+/**
+ * [seq, stored bytes] of every item in (after, through] when all of them are recent transactions of the table's
+ * current epoch (so no SKIP range is among them); undefined otherwise (read them from disk).
+ */
+function recentItems(st: TableState, after: number, through: number): [number, number][] | undefined {
+  const recent = st.recent;
+  if (recent.epoch !== st.epoch || through - after > recent.items.size) return undefined;
+  const out: [number, number][] = [];
+  for (let seq = after + 1; seq <= through; seq++) {
+    const item = recent.items.get(seq);
+    if (item === undefined) return undefined;
+    out.push([seq, item.bytes]);
+  }
+  return out;
 }

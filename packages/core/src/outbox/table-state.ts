@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Tx } from '../store/commit.js';
+import type { Transaction } from '../types.js';
 import { type ResolvedTableConfig, SKIP_REASONS, type SkipReason } from './config.js';
 import { metaKey } from './items.js';
 import type { RewriteEffect } from './rewrite.js';
@@ -45,6 +46,29 @@ export interface TableState extends OutboxMeta {
   durableThrough: number;
   /** rewrites prepared but not durable yet → the smallest seq they touched; not sent before they are durable */
   readonly unsettled: Map<object, number>;
+  /** the transactions appended since the last rewrite, as appended; memory only (see RecentItems) */
+  readonly recent: RecentItems;
+}
+
+/**
+ * The last transactions appended to a table, kept in memory (up to RECENT_MAX_BYTES of their stored size) so
+ * the publisher sends them without reading them back from disk under the commit lock. Only an optimisation:
+ * any rewrite of the table's items (drop-oldest, ttl, coalesce: trackUnsettled) empties it, an epoch rotation
+ * makes it stale (`epoch`), a receipt drops what it covers, and whatever is missing is read from disk.
+ */
+export interface RecentItems {
+  epoch: string;
+  readonly items: Map<number, { readonly txn: Transaction; readonly bytes: number }>;
+  bytes: number;
+}
+
+/** Stored bytes of transactions kept in a table's RecentItems. */
+export const RECENT_MAX_BYTES = 4 * 1024 * 1024;
+
+/** Forgets every recent item (a rewrite changed the table's items). */
+export function clearRecent(st: TableState): void {
+  st.recent.items.clear();
+  st.recent.bytes = 0;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -86,6 +110,7 @@ export function makeState(table: string, config: ResolvedTableConfig, meta: Outb
     sentThrough: meta.receiptedThrough,
     durableThrough: meta.nextSeq - 1,
     unsettled: new Map(),
+    recent: { epoch: meta.epoch, items: new Map(), bytes: 0 },
   };
 }
 
@@ -118,6 +143,7 @@ export function effectPatch(st: OutboxMeta, effect: RewriteEffect | undefined): 
  * seq it touched before its batch is durable, so nothing sent can be undone by a crash.
  */
 export function trackUnsettled(tx: Tx, st: TableState, effect: RewriteEffect | undefined): void {
+  if (effect !== undefined) clearRecent(st); // now, under the lock: the publisher reads under it too
   const minSeq = effect?.minSeq;
   if (minSeq === undefined) return;
   const token = {};
