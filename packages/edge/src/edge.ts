@@ -402,6 +402,16 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
     };
     counters('publisher', pub.counters);
     counters('subscriber', sub.counters);
+    // fsyncs per replicated transaction: the figure that tells whether group commit groups (SPEC §10)
+    const committer = o.store.committer;
+    counters('store', {
+      get batches() {
+        return committer.batchesWritten;
+      },
+      get transactions() {
+        return committer.transactionsCommitted;
+      },
+    });
     counters('link', l.counters);
     return m;
   }

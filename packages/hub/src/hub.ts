@@ -293,6 +293,16 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
     const counter = (name: string, help: string, value: () => number) =>
       m.gauge(name, help, { collect: () => value() });
     counter('tablemesh_applied_total', 'transactions applied at ingest', () => stats.applied);
+    counter(
+      'tablemesh_store_batches_total',
+      'group batches written (fsyncs with durability fsync)',
+      () => s.committer.batchesWritten,
+    );
+    counter(
+      'tablemesh_store_transactions_total',
+      'store transactions committed (reads under the lock included)',
+      () => s.committer.transactionsCommitted,
+    );
     counter('tablemesh_duplicates_total', 'duplicate transactions dropped (I9)', () => stats.duplicates);
     counter('tablemesh_gaps_total', 'batches refused for a gap (I8)', () => stats.gaps);
     counter('tablemesh_skipped_total', 'seqs consumed by SKIP ranges', () => stats.skipped);
