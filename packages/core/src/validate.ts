@@ -3,7 +3,7 @@
  * nothing). Every refusal is a TmError with a stable code; messages quote the bad input safely.
  */
 import { TmError } from './errors.js';
-import type { JsonValue, PrimaryKey } from './types.js';
+import type { JsonValue, Op, PrimaryKey } from './types.js';
 
 /** Database, table and node names (SPEC §3); topics never carry `/ + # $` or NUL from user input. */
 export const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -200,4 +200,16 @@ export function assertRecordSize(attrs: Readonly<Record<string, JsonValue>>, max
     );
   }
   return bytes;
+}
+
+/**
+ * UTF-8 bytes of the canonical JSON (RFC 8785) of a checked op, `{"attrs":…,"key":…,"kind":"put"}`, given the
+ * canonical size of its attributes (recordBytes). Keys print as JSON.stringify prints them (RFC 8785 uses
+ * ECMAScript's string and number forms). In a list, ops add one comma each and the brackets. The edge (before it
+ * commits) and the hub (at ingest) measure a transaction with it alike, so what one accepts the other accepts.
+ */
+export function opJsonBytes(op: Op, attrBytes: number): number {
+  const key = Buffer.byteLength(JSON.stringify(op.key), 'utf8');
+  if (op.kind === 'delete') return 24 + key; // {"key":K,"kind":"delete"}
+  return (op.kind === 'put' ? 30 : 32) + key + attrBytes; // {"attrs":A,"key":K,"kind":"put"|"patch"}
 }

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { canonicalJson } from '../src/canonical-json.js';
 import { Feed } from '../src/feed/feed.js';
-import { opJsonBytes } from '../src/ingest/check-tx.js';
+import { checkTx, opJsonBytes } from '../src/ingest/check-tx.js';
 import { helloCheck, type IngestBatch, IngestStats, ingestBatch, readMark } from '../src/ingest/ingest.js';
 import { RECENT_MARKS } from '../src/ingest/marks.js';
 import type { KvBackend } from '../src/store/kv.js';
@@ -511,3 +511,48 @@ describe('ingest: transaction size (TM_TX_TOO_LARGE)', () => {
 function viaJson<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
+
+describe('edge and hub measure a transaction alike (SPEC §7 maxTxBytes)', () => {
+  it('every transaction writeLocal commits passes checkTx at a hub with the same limits, also at the limit', async () => {
+    const maxTxBytes = 200;
+    const edge = await Store.open({ kv: new MemoryKv(), nodeId: 'edge', maxTxBytes });
+    const hub = await Store.open({ kv: new MemoryKv(), nodeId: 'hub', maxTxBytes });
+    for (const s of [edge, hub]) await s.createTable({ name: 't' });
+    const def = hub.requireTable('t');
+    const keyArb = fc.oneof(fc.constantFrom('a', 'b', 'é'), fc.integer({ min: -5, max: 5 }));
+    const attrsArb = fc.dictionary(fc.constantFrom('x', 'y', 'zz'), fc.string({ maxLength: 120 }), {
+      maxKeys: 3,
+    });
+    const opArb = fc.oneof(
+      fc.record({ kind: fc.constant('put' as const), key: keyArb, attrs: attrsArb }),
+      fc.record({ kind: fc.constant('patch' as const), key: keyArb, attrs: attrsArb }),
+      fc.record({ kind: fc.constant('delete' as const), key: keyArb }),
+    );
+    let committed = 0;
+    let refused = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 6 }), async (ops) => {
+        let txns: Transaction[];
+        try {
+          txns = await edge.writeLocal([{ table: 't', ops }]);
+        } catch (err) {
+          assert.equal((err as { code?: string }).code, 'TM_TX_TOO_LARGE');
+          refused++;
+          return;
+        }
+        committed++;
+        for (const txn of txns) {
+          const check = checkTx(hub, def, 'edge', txn.stamp.epoch, viaJson(txn));
+          assert.ok(check.ok, `the hub refused what the edge committed: ${JSON.stringify(check)}`);
+        }
+      }),
+      { numRuns: 400 },
+    );
+    assert.ok(
+      committed > 50 && refused > 50,
+      `both sides of the limit were tried (${committed} / ${refused})`,
+    );
+    await edge.close();
+    await hub.close();
+  });
+});

@@ -8,7 +8,7 @@ import type { Store } from '../store/store.js';
 import type { TableDef } from '../store/tables.js';
 import { tableRef } from '../store/tables.js';
 import type { Op, PrimaryKey, Stamp, Transaction } from '../types.js';
-import { assertPrimaryKey, assertRecordSize, validateRecordAttrs } from '../validate.js';
+import { assertPrimaryKey, assertRecordSize, opJsonBytes, validateRecordAttrs } from '../validate.js';
 
 /** The outcome of the content checks: the transaction as it will be applied, or why it is poison. */
 export type TxCheck =
@@ -40,6 +40,9 @@ export function wellFormedStamp(txn: Transaction): Stamp | undefined {
  * stamp of another origin or epoch, two ops on one key), TM_INVALID_VALUE/TM_INVALID_KEY/TM_INVALID_NAME,
  * TM_RECORD_TOO_LARGE, TM_TX_TOO_LARGE.
  */
+/** (opJsonBytes moved to validate.ts: the edge measures a transaction the same way, SPEC §7 maxTxBytes.) */
+export { opJsonBytes };
+
 export function checkTx(
   store: Store,
   def: TableDef,
@@ -83,17 +86,6 @@ export function checkTx(
     if (!isTmError(err)) throw err;
     return { ok: false, code: err.code, message: err.message, stamp };
   }
-}
-
-/**
- * UTF-8 bytes of the canonical JSON (RFC 8785) of a checked op, `{"attrs":…,"key":…,"kind":"put"}`, given the
- * canonical size of its attributes (recordBytes). Keys print as JSON.stringify prints them (RFC 8785 uses
- * ECMAScript's string and number forms). In a list, ops add one comma each and the brackets (checkTx).
- */
-export function opJsonBytes(op: Op, attrBytes: number): number {
-  const key = Buffer.byteLength(JSON.stringify(op.key), 'utf8');
-  if (op.kind === 'delete') return 24 + key; // {"key":K,"kind":"delete"}
-  return (op.kind === 'put' ? 30 : 32) + key + attrBytes; // {"attrs":A,"key":K,"kind":"put"|"patch"}
 }
 
 function checkOp(store: Store, def: TableDef, op: Op): { checked: Op; attrBytes: number } {

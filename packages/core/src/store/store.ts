@@ -10,7 +10,7 @@ import { Failpoints, type JoinFn, joinFor } from '../failpoints.js';
 import { HlcClock } from '../hlc.js';
 import { decodeState, emptyState, encodeState, foldOps, liveRecord, stateOfOp } from '../merge.js';
 import type { Op, PrimaryKey, RecordState, Stamp, Transaction } from '../types.js';
-import { assertPrimaryKey, assertRecordSize, validateRecordAttrs } from '../validate.js';
+import { assertPrimaryKey, assertRecordSize, opJsonBytes, validateRecordAttrs } from '../validate.js';
 import { type Change, ChangeLog, type LiveRecord } from './change-log.js';
 import { type CommitObserver, Committer, NOT_IN_MEMORY, type TransactOptions, type Tx } from './commit.js';
 import { type BinKey, decodeKey, encodeKey, prefixEnd } from './keys.js';
@@ -436,11 +436,13 @@ export class Store {
           `${folded.length} operations on ${def.name}; the limit is ${this.maxOpsPerTx}`,
         );
       }
-      // The size before folding bounds the folded size from above: one canonical JSON pass per record.
-      if (bytes > this.maxTxBytes) {
+      // The size before folding bounds the folded size from above (fewer ops, fewer commas, merged attributes):
+      // one canonical size per record. The list adds its brackets and commas, as the hub counts them.
+      const txBytes = bytes + (ops.length === 0 ? 2 : ops.length + 1);
+      if (txBytes > this.maxTxBytes) {
         throw new TmError(
           'TM_TX_TOO_LARGE',
-          `transaction on ${def.name} is ${bytes} bytes; the limit is ${this.maxTxBytes}`,
+          `transaction on ${def.name} is ${txBytes} bytes; the limit is ${this.maxTxBytes}`,
         );
       }
       result.set(def, folded);
@@ -448,14 +450,19 @@ export class Store {
     return result;
   }
 
-  /** Validates one op; `bytes` approximates its size on the wire: key + canonical JSON of the attributes. */
+  /**
+   * Validates one op; `bytes` is the UTF-8 size of its canonical JSON as the hub measures it at ingest (opJsonBytes),
+   * so a transaction the edge accepts is never refused by the hub as too large (with the same maxTxBytes).
+   */
   private validateOp(def: TableDef, op: Op): { valid: Op; bytes: number } {
     if (typeof op !== 'object' || op === null) {
       throw new TmError('TM_INVALID_ARGUMENT', 'an operation must be an object');
     }
     const key = assertPrimaryKey(op.key);
-    const keyBytes = 16 + (typeof key === 'string' ? Buffer.byteLength(key, 'utf8') : 8);
-    if (op.kind === 'delete') return { valid: { kind: 'delete', key }, bytes: keyBytes };
+    if (op.kind === 'delete') {
+      const valid: Op = { kind: 'delete', key };
+      return { valid, bytes: opJsonBytes(valid, 0) };
+    }
     if (op.kind !== 'put' && op.kind !== 'patch') {
       throw new TmError(
         'TM_INVALID_ARGUMENT',
@@ -470,8 +477,8 @@ export class Store {
         `record ${JSON.stringify(given)} does not match key ${JSON.stringify(key)}`,
       );
     }
-    const bytes = assertRecordSize(attrs, this.maxRecordBytes);
-    return { valid: { kind: op.kind, key, attrs }, bytes: keyBytes + bytes };
+    const valid: Op = { kind: op.kind, key, attrs };
+    return { valid, bytes: opJsonBytes(valid, assertRecordSize(attrs, this.maxRecordBytes)) };
   }
 
   // ---- reads (durable data only) ----
