@@ -198,12 +198,14 @@ export class Tx {
 
   /** Runs `fn` synchronously once this transaction's writes joined a group (in commit order, under the lock). */
   onPrepared(fn: () => void): void {
-    (this.preparedHooks ??= []).push(fn);
+    this.preparedHooks ??= [];
+    this.preparedHooks.push(fn);
   }
 
   /** Runs `fn` after the group holding this transaction is durable. */
   onDurable(fn: () => void): void {
-    (this.durableHooks ??= []).push(fn);
+    this.durableHooks ??= [];
+    this.durableHooks.push(fn);
   }
 
   /** @internal */
