@@ -83,15 +83,22 @@ describe('V8 flags of a memory profile', () => {
 
   it('startup flags from NODE_OPTIONS reach V8 (heap limit) and count as present', () => {
     const body = `console.log(JSON.stringify({ limit: f.heapLimitMiB(), missing: f.missingStartupSettings({
-      nodeOptions: ['--max-old-space-size=96'], env: { MALLOC_ARENA_MAX: '2' } }) }));`;
+      nodeOptions: ['--max-old-space-size=96', '--max-semi-space-size=1'], env: { MALLOC_ARENA_MAX: '2' } }) }));`;
     const plain = child(body) as { limit: number; missing: string[] };
-    assert.deepEqual(plain.missing, ['--max-old-space-size=96', 'MALLOC_ARENA_MAX=2']);
+    assert.deepEqual(plain.missing, [
+      '--max-old-space-size=96',
+      '--max-semi-space-size=1',
+      'MALLOC_ARENA_MAX=2',
+    ]);
     const low = child(body, {
-      env: { NODE_OPTIONS: '--max-old-space-size=96', MALLOC_ARENA_MAX: '2' },
+      env: { NODE_OPTIONS: '--max-old-space-size=96 --max-semi-space-size=1', MALLOC_ARENA_MAX: '2' },
     }) as typeof plain;
     assert.deepEqual(low.missing, []);
-    // the limit is the old space plus the young generation (up to 3 × 16 MiB semi-spaces)
-    assert.ok(low.limit >= 96 && low.limit <= 96 + 48, `heap limit ${low.limit} MiB with a 96 MiB old space`);
+    // the limit is the old space plus the young generation (3 × the 1 MiB semi-space)
+    assert.ok(
+      low.limit >= 96 && low.limit <= 96 + 8,
+      `heap limit ${low.limit} MiB: 96 MiB old, 1 MiB semi-space`,
+    );
     assert.ok(plain.limit > low.limit, `default heap limit ${plain.limit} MiB`);
   });
 });
