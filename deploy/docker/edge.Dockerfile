@@ -8,6 +8,7 @@
 # Configuration: /etc/tablemesh/edge.yaml (deploy/examples/edge.yaml), then TM_EDGE_* variables. Data: the volume
 # /var/lib/tablemesh. Runs as the unprivileged `node` user (uid 1000). linux/amd64 and linux/arm64 (LevelDB
 # prebuilds for both are in classic-level). Node.js 24 LTS by default; --build-arg NODE_VERSION=20 for Node 20.
+# Low-memory devices: docker run --env-file deploy/docker/edge-low-memory.env … (docs/memory.md).
 ARG NODE_VERSION=24
 
 # ---- build: install everything, compile the edge and what it imports, then drop dev dependencies ----

@@ -5,8 +5,9 @@
  * Configuration: YAML file, then TM_EDGE_* environment variables, then --set flags (later wins).
  * SIGTERM / SIGINT stop it gracefully (the store is flushed and closed; unreceipted entries stay queued).
  */
-import { runBinary } from '@tablemesh/runtime';
+import { heapLimitMiB, missingStartupSettings, runBinary } from '@tablemesh/runtime';
 import { loadEdgeConfig, loadEdgeFailpoints } from './config.js';
+import { applyProcessMemorySettings, memoryProfileOf } from './config-memory.js';
 import { buildEdge } from './edge.js';
 
 const USAGE = `usage: tablemesh-edge [--config FILE] [--set key.path=value]...
@@ -24,5 +25,17 @@ void runBinary({
     const failpoints = loadEdgeFailpoints();
     return { failpoints, config: loadEdgeConfig({ ...(file ? { file } : {}), overrides }) };
   },
-  build: (config, failpoints) => buildEdge(config, { failpoints }),
+  build: (config, failpoints) => {
+    // SPEC §10: the memory profile's process-wide settings (LevelDB's options are buildEdge's); its startup
+    // settings come from the environment (deploy/systemd/low-memory.conf) — those absent are logged at start.
+    const profile = memoryProfileOf(config);
+    applyProcessMemorySettings(profile);
+    const memory = {
+      profile: profile.name,
+      v8Flags: profile.v8Flags,
+      heapLimitMiB: heapLimitMiB(),
+      missing: missingStartupSettings(profile.startup),
+    };
+    return buildEdge(config, { failpoints, memory });
+  },
 });

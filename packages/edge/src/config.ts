@@ -23,6 +23,7 @@ import {
   tableRef,
 } from '@tablemesh/core';
 import { type LoadConfigOptions, loadLayeredConfig } from '@tablemesh/runtime';
+import { MEMORY_PROFILE_NAMES } from './config-memory.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -199,6 +200,8 @@ export const edgeConfigSchema = s.object({
     receiptTimeoutMs: s.duration({ min: 1, default: D.limits.receiptTimeoutMs }),
   }),
   tombstoneRetentionMs: s.duration({ min: 1, default: D.tombstoneRetentionMs }),
+  /** memory profile (config-memory.ts, docs/memory.md); absent = default */
+  memory: s.optional(s.enumOf(MEMORY_PROFILE_NAMES)),
   log: s.object({
     level: s.enumOf(LOG_LEVELS, { default: D.log.level }),
     pretty: s.optional(s.boolean()),

@@ -27,6 +27,7 @@ import {
 import { StoreRecovery } from '@tablemesh/runtime';
 import { type Logger, pino } from 'pino';
 import type { EdgeConfig } from './config.js';
+import { memoryProfileOf } from './config-memory.js';
 import { type HttpServerHandle, startHttp } from './http.js';
 import { Link } from './link.js';
 import { Publisher } from './publisher.js';
@@ -41,6 +42,8 @@ export interface EdgeDeps {
   readonly logger?: Logger;
   /** test builds only (SPEC §7): from TM_FAILPOINTS with TM_TESTKIT=1 */
   readonly failpoints?: Failpoints;
+  /** what the binary did for the memory profile (V8 flags, missing startup settings), for the start log line */
+  readonly memory?: Readonly<{ missing: readonly string[] } & Record<string, unknown>>;
 }
 
 /** A built edge. */
@@ -94,7 +97,7 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
     mkdirSync(config.dataDir, { recursive: true });
     const s = await Store.open({
       ...(deps.failpoints ? { failpoints: deps.failpoints } : {}),
-      kv: new LevelKv(join(config.dataDir, 'store')),
+      kv: new LevelKv(join(config.dataDir, 'store'), memoryProfileOf(config).store),
       nodeId: config.nodeId,
       now,
       sync: config.durability === 'fsync',
@@ -339,7 +342,17 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
     );
     for (const t of timers) t.unref();
     l.start();
-    log.info({ httpPort: http.port, hub: config.hub.url, storeEpoch: s.epoch }, 'tablemesh-edge started');
+    const memory = {
+      ...deps.memory,
+      profile: memoryProfileOf(config).name,
+      store: memoryProfileOf(config).store,
+    };
+    if (deps.memory && deps.memory.missing.length > 0)
+      log.warn({ missing: deps.memory.missing }, 'memory profile: startup settings missing (docs/memory.md)');
+    log.info(
+      { httpPort: http.port, hub: config.hub.url, storeEpoch: s.epoch, memory },
+      'tablemesh-edge started',
+    );
   }
 
   async function buildMetrics(o: Outbox, l: Link, pub: Publisher, sub: Subscriber) {

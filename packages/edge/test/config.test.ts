@@ -125,7 +125,7 @@ describe('edge config', () => {
     assert.deepEqual(
       problems(() => parseEdgeConfig({ ...minimal, hub: undefined, extra: 1 })),
       [
-        'extra: unknown key (known keys: nodeId, dataDir, durability, hub, http, tables, publish, subscribe, limits, tombstoneRetentionMs, log)',
+        'extra: unknown key (known keys: nodeId, dataDir, durability, hub, http, tables, publish, subscribe, limits, tombstoneRetentionMs, memory, log)',
         'hub: is required (an object)',
       ],
     );

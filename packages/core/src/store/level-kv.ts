@@ -28,16 +28,39 @@ interface RawLevel {
   ): Promise<(Buffer | undefined)[]>;
 }
 
+/**
+ * LevelDB's own memory and file knobs (classic-level `open()` options); unset = classic-level's default. LevelDB
+ * holds up to two write buffers (memtables) plus the block cache, plus index and filter blocks of each open file.
+ */
+export interface LevelKvOptions {
+  /** bytes of the LRU cache of uncompressed blocks (default 8 MiB) */
+  readonly cacheSize?: number;
+  /** bytes of one memtable before it is written out as a level-0 file; two may be in memory (default 4 MiB) */
+  readonly writeBufferSize?: number;
+  /** table files kept open, each with its index block in memory (default 1000) */
+  readonly maxOpenFiles?: number;
+  /** approximate bytes of a table block (default 4 KiB) */
+  readonly blockSize?: number;
+}
+
 /** LevelDB-backed store; `write(batch, true)` resolves only after LevelDB's fsync'd write (I6). */
 export class LevelKv implements KvBackend {
   private readonly db: ClassicLevel<Buffer, Buffer>;
+  /** the LevelDB options given to `open()` (only the ones set) */
+  readonly options: Readonly<LevelKvOptions>;
 
-  constructor(readonly location: string) {
+  constructor(
+    readonly location: string,
+    options: LevelKvOptions = {},
+  ) {
+    this.options = Object.freeze(
+      Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as LevelKvOptions,
+    );
     this.db = new ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   }
 
   async open(): Promise<void> {
-    await this.db.open({ createIfMissing: true });
+    await this.db.open({ ...this.options, createIfMissing: true });
   }
 
   async close(): Promise<void> {
