@@ -48,6 +48,7 @@ describe('deploy/examples/edge.yaml', () => {
       'hub.key',
       'hub.password',
       'log.pretty',
+      'memory',
       'publish.0.ttlMs',
     ]);
     const path = join(dir, 'edge-full.yaml');
