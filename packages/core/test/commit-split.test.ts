@@ -31,7 +31,8 @@ async function burst(writeMs: number, writers: number, rounds: number): Promise<
   const clock = { t: 0 };
   const kv = new TimedKv(clock, writeMs);
   await kv.open();
-  const committer = new Committer(kv, { sync: true, monotonicNow: () => clock.t });
+  const busy = { t: 0 };
+  const committer = new Committer(kv, { sync: true, monotonicNow: () => clock.t, busyNow: () => busy.t });
   let n = 0;
   const writer = async (): Promise<void> => {
     for (let r = 0; r < rounds; r++) {
@@ -39,6 +40,7 @@ async function burst(writeMs: number, writers: number, rounds: number): Promise<
       await committer.transact(
         (tx) => {
           clock.t += 0.1;
+          busy.t += 0.1;
           tx.put(key, Buffer.from('v'));
         },
         [key],

@@ -10,6 +10,7 @@
  * transaction sees every earlier one. Reads outside transactions see durable data only (read committed).
  * A failed storage write leaves memory ahead of disk, so the committer refuses all later work (TM_STORE_FAILED).
  */
+import { performance } from 'node:perf_hooks';
 import { TmError } from '../errors.js';
 import type { BinKey } from './keys.js';
 import { inRange, type KvBackend, type KvRange, type KvWrite } from './kv.js';
@@ -33,8 +34,13 @@ export interface CommitterOptions {
   readonly observer?: CommitObserver;
   /** a group write failed: the committer refuses all later work from now on (called once) */
   readonly onFailure?: (err: unknown) => void;
-  /** monotonic clock (ms) timing prepares and writes for splitBurst; performance.now by default (tests inject) */
+  /** monotonic clock (ms) timing writes for splitBurst; performance.now by default (tests inject) */
   readonly monotonicNow?: () => number;
+  /**
+   * The main thread's busy time so far (ms) — event-loop utilization's `active` by default (tests inject): its
+   * growth per committed transaction is what a transaction costs this process, request handling included.
+   */
+  readonly busyNow?: () => number;
 }
 
 /** How a transaction commits. */
@@ -240,9 +246,11 @@ export class Committer {
   private nextGroupId = 1;
   /** the newest unsynced group that writes each key (the value is in its `writes`) */
   private readonly overlay = new Map<BinKey, Group>();
-  /** moving averages (ms): one transaction's work under the lock, and one group write (with its fsync) */
+  /** moving averages (ms): the main thread's time per transaction, and one group write (with its fsync) */
   private prepareMs = 0.05;
   private writeMs = 1;
+  /** busyNow() when the last group was written */
+  private busyAt: number | undefined;
   private failure: unknown;
   private closed = false;
   /** groups written so far, and the keys of the most recent ones (to validate prefetched reads) */
@@ -259,6 +267,7 @@ export class Committer {
   transactionsCommitted = 0;
 
   private readonly monotonicNow: () => number;
+  private readonly busyNow: () => number;
 
   constructor(
     readonly kv: KvBackend,
@@ -266,6 +275,7 @@ export class Committer {
   ) {
     this.open = makeGroup(this.nextGroupId++);
     this.monotonicNow = options.monotonicNow ?? (() => performance.now());
+    this.busyNow = options.busyNow ?? (() => performance.eventLoopUtilization().active);
   }
 
   /** Reads a key including prepared-but-unsynced writes. */
@@ -325,11 +335,9 @@ export class Committer {
       held = true;
       this.assertUsable();
       tx = new Tx(this, prefetched);
-      const started = this.monotonicNow();
       // A transaction whose work is all in memory returns a value, not a promise: no turn of the event loop.
       const out = fn(tx);
       result = out instanceof Promise ? await out : out;
-      this.prepareMs += EWMA_WEIGHT * (this.monotonicNow() - started - this.prepareMs);
       this.assertUsable();
       // A transaction without writes waits for what it may have read: the open group, else the one in flight.
       const writes = tx.writes.size > 0 || tx.logs !== undefined;
@@ -520,6 +528,12 @@ export class Committer {
       const started = this.monotonicNow();
       await this.kv.write(batch, this.options.sync);
       this.writeMs += EWMA_WEIGHT * (this.monotonicNow() - started - this.writeMs);
+      // Busy time since the last group, per transaction of this one: over a run, what each transaction costs.
+      const busy = this.busyNow();
+      if (this.busyAt !== undefined && group.transactions > 0) {
+        this.prepareMs += EWMA_WEIGHT * ((busy - this.busyAt) / group.transactions - this.prepareMs);
+      }
+      this.busyAt = busy;
       this.batchesWritten++;
       this.options.observer?.batchResolved?.(group.id);
       for (const key of group.writes.keys()) {
