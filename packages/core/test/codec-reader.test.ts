@@ -15,58 +15,10 @@ import {
 } from '../src/codec/publish.js';
 import { readFeedBatchMessage, readTransactionBatch } from '../src/codec/tx-reader.js';
 import { isTmError } from '../src/errors.js';
-import type { JsonValue, Op, PrimaryKey, Stamp, Transaction } from '../src/types.js';
+import { plain, skipArb, text, txArb } from './codec-arbitraries.js';
 
 // The direct reader (tx-reader.ts) only accepts: for any bytes, the decoders answer what protobufjs answers
 // (value or TM_BAD_MESSAGE with the same text), and well-formed messages take the direct path.
-
-const plain = { noNullPrototype: true } as const;
-const text = (max: number, min = 0) => fc.string({ minLength: min, maxLength: max, unit: 'binary' });
-const stampArb: fc.Arbitrary<Stamp> = fc.record(
-  {
-    wall: fc.oneof(fc.constant(0), fc.maxSafeNat()),
-    counter: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff_ffff })),
-    node: text(12, 1),
-    epoch: text(12, 1),
-  },
-  plain,
-);
-const keyArb: fc.Arbitrary<PrimaryKey> = fc.oneof(
-  text(20),
-  fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.maxSafeInteger(),
-  fc.constant(-0),
-);
-const attrsArb = fc.dictionary(text(10), fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<JsonValue>, {
-  maxKeys: 6,
-  ...plain,
-});
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('put' as const), key: keyArb, attrs: attrsArb }, plain),
-  fc.record({ kind: fc.constant('patch' as const), key: keyArb, attrs: attrsArb }, plain),
-  fc.record({ kind: fc.constant('delete' as const), key: keyArb }, plain),
-);
-const txArb: fc.Arbitrary<Transaction> = fc.record(
-  {
-    table: fc.constant('db.t'),
-    stamp: stampArb,
-    seq: fc.oneof(
-      fc.integer({ min: 1, max: 200 }),
-      fc.maxSafeInteger().filter((n) => n >= 1),
-    ),
-    ops: fc.array(opArb, { maxLength: 6 }),
-  },
-  plain,
-);
-const skipArb = fc.record(
-  {
-    epoch: text(8, 1),
-    fromSeq: fc.integer({ min: 1, max: 1000 }),
-    toSeq: fc.integer({ min: 1000, max: Number.MAX_SAFE_INTEGER }),
-    reason: text(12),
-  },
-  plain,
-);
 
 const batchArb = fc.record(
   {

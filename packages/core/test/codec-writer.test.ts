@@ -4,58 +4,11 @@ import fc from 'fast-check';
 import { encodeFeedMessage, encodeFeedMessageReference } from '../src/codec/feed.js';
 import { encodeTransactionBatch, encodeTransactionBatchReference } from '../src/codec/publish.js';
 import { isTmError } from '../src/errors.js';
-import type { JsonValue, Op, PrimaryKey, Stamp, Transaction } from '../src/types.js';
+import type { JsonValue, Op, Transaction } from '../src/types.js';
+import { plain, skipArb, text, txArb } from './codec-arbitraries.js';
 
 // The direct writer (tx-writer.ts) must write exactly the bytes protobufjs writes for the same message, and
 // refuse exactly what it refuses, with the same code.
-
-const plain = { noNullPrototype: true } as const;
-const text = (max: number, min = 0) => fc.string({ minLength: min, maxLength: max, unit: 'binary' });
-const stampArb: fc.Arbitrary<Stamp> = fc.record(
-  {
-    wall: fc.oneof(fc.constant(0), fc.maxSafeNat()),
-    counter: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff_ffff })),
-    node: text(12, 1),
-    epoch: text(12, 1),
-  },
-  plain,
-);
-const keyArb: fc.Arbitrary<PrimaryKey> = fc.oneof(
-  text(20),
-  fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.maxSafeInteger(),
-  fc.constant(-0),
-);
-const attrsArb = fc.dictionary(text(10), fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<JsonValue>, {
-  maxKeys: 6,
-  ...plain,
-});
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('put' as const), key: keyArb, attrs: attrsArb }, plain),
-  fc.record({ kind: fc.constant('patch' as const), key: keyArb, attrs: attrsArb }, plain),
-  fc.record({ kind: fc.constant('delete' as const), key: keyArb }, plain),
-);
-const txArb: fc.Arbitrary<Transaction> = fc.record(
-  {
-    table: fc.constant('db.t'),
-    stamp: stampArb,
-    seq: fc.oneof(
-      fc.integer({ min: 1, max: 200 }),
-      fc.maxSafeInteger().filter((n) => n >= 1),
-    ),
-    ops: fc.array(opArb, { maxLength: 6 }),
-  },
-  plain,
-);
-const skipArb = fc.record(
-  {
-    epoch: text(8, 1),
-    fromSeq: fc.integer({ min: 1, max: 1000 }),
-    toSeq: fc.integer({ min: 1000, max: Number.MAX_SAFE_INTEGER }),
-    reason: text(12),
-  },
-  plain,
-);
 
 /** The outcome of an encoder: its bytes as hex, or the code of its refusal. */
 function outcome(encode: () => Uint8Array): string {
