@@ -79,15 +79,8 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
   // A failed storage write: stop everything and start again from the durable state (runtime store-recovery.ts).
   const recovery = new StoreRecovery({
     log,
-    restart: async () => {
-      await stopParts();
-      try {
-        await start();
-      } catch (err) {
-        await stopParts();
-        throw err;
-      }
-    },
+    stop: () => stopParts(),
+    start: () => start(),
   });
 
   async function start(): Promise<void> {

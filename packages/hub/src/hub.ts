@@ -88,15 +88,8 @@ export function buildHub(config: HubConfig, deps: HubDeps = {}): Hub {
   let bound: { tcp?: number; tls?: number; ws?: number; http?: number } = {};
   const recovery = new StoreRecovery({
     log,
-    restart: async () => {
-      await stopParts();
-      try {
-        await start();
-      } catch (err) {
-        await stopParts();
-        throw err;
-      }
-    },
+    stop: () => stopParts(),
+    start: () => start(),
   });
 
   async function start(): Promise<void> {

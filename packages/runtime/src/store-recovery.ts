@@ -14,8 +14,10 @@ export interface RecoveryLogger {
 
 /** Options of the recovery. */
 export interface StoreRecoveryOptions {
-  /** stops every part and starts it again; rejects when the start fails */
-  readonly restart: () => Promise<void>;
+  /** stops every part that runs (also after a partial start) */
+  readonly stop: () => Promise<void>;
+  /** starts every part from the durable state; rejects when that fails */
+  readonly start: () => Promise<void>;
   readonly log: RecoveryLogger;
   /** delay before the first attempt (ms) */
   readonly minDelayMs?: number;
@@ -75,12 +77,23 @@ export class StoreRecovery {
     // Not unref'd: while everything is down between attempts this timer is what keeps the process alive.
   }
 
+  /** Stop, then start; a failed start is stopped again so that the next attempt begins from nothing running. */
+  private async restart(): Promise<void> {
+    await this.options.stop();
+    try {
+      await this.options.start();
+    } catch (err) {
+      await this.options.stop();
+      throw err;
+    }
+  }
+
   private async attempt(): Promise<void> {
     if (this.cancelled) return;
     this.restarting = true;
     this.failedDuringRestart = false;
     try {
-      await this.options.restart();
+      await this.restart();
       this.restarts++;
       this.options.log.warn({ restarts: this.restarts }, 'restarted from the durable state');
     } catch (err) {

@@ -9,7 +9,12 @@ const log = { error: () => {}, warn: () => {} };
 
 test('a failure schedules one restart; failures meanwhile do not add more', async () => {
   let restarts = 0;
-  const r = new StoreRecovery({ log, minDelayMs: 5, restart: async () => void restarts++ });
+  const r = new StoreRecovery({
+    log,
+    minDelayMs: 5,
+    stop: async () => {},
+    start: async () => void restarts++,
+  });
   r.failed(new Error('ENOSPC'));
   r.failed(new Error('ENOSPC again'));
   assert.equal(restarts, 0, 'not before the delay');
@@ -19,13 +24,15 @@ test('a failure schedules one restart; failures meanwhile do not add more', asyn
 });
 
 test('a restart that fails is retried with a doubled delay until one succeeds', async () => {
+  let stops = 0;
   const at: number[] = [];
   const start = Date.now();
   const r = new StoreRecovery({
     log,
     minDelayMs: 10,
     maxDelayMs: 1_000,
-    restart: async () => {
+    stop: async () => void stops++,
+    start: async () => {
       at.push(Date.now() - start);
       if (at.length < 3) throw new Error('No space left on device');
     },
@@ -36,14 +43,17 @@ test('a restart that fails is retried with a doubled delay until one succeeds', 
   assert.equal(r.restarts, 1);
   // delays 10, 20, 40 ms: each attempt waits at least the sum of the delays before it
   assert.ok(at[1]! >= 30 && at[2]! >= 70, `attempts at ${at.join(', ')} ms`);
+  assert.equal(stops, 5, 'stopped before each attempt and again after each failed start');
 });
 
 test('the store of a restart failing during the restart triggers another one', async () => {
+  let stops = 0;
   let restarts = 0;
   const r = new StoreRecovery({
     log,
     minDelayMs: 5,
-    restart: async () => {
+    stop: async () => void stops++,
+    start: async () => {
       restarts++;
       if (restarts === 1) r.failed(new Error('the new store failed at once'));
     },
@@ -51,11 +61,17 @@ test('the store of a restart failing during the restart triggers another one', a
   r.failed(new Error('ENOSPC'));
   for (let i = 0; i < 100 && restarts < 2; i++) await sleep(5);
   assert.equal(restarts, 2);
+  assert.equal(stops, 2, 'stopped before each attempt');
 });
 
 test('after cancel (the edge is stopping) nothing restarts', async () => {
   let restarts = 0;
-  const r = new StoreRecovery({ log, minDelayMs: 5, restart: async () => void restarts++ });
+  const r = new StoreRecovery({
+    log,
+    minDelayMs: 5,
+    stop: async () => {},
+    start: async () => void restarts++,
+  });
   r.failed(new Error('ENOSPC'));
   r.cancel();
   r.failed(new Error('ENOSPC'));
