@@ -7,24 +7,36 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { Scenario, sleep } from '@tablemesh/testkit';
 import { assertClean, SEED } from './_suite.ts';
 
 const TIMEOUT_MS = 120_000;
 
+/**
+ * Mounts a 4 MiB tmpfs on a directory, unmounted after the test; undefined (the test skipped) without root.
+ */
+function tmpfsMounter(t: TestContext): ((dir: string) => void) | undefined {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root (mount -t tmpfs)');
+    return undefined;
+  }
+  const mounts: string[] = [];
+  t.after(() => {
+    for (const dir of mounts) execFileSync('umount', ['-l', dir]);
+  });
+  return (dir) => {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir]);
+    mounts.push(dir);
+  };
+}
+
 describe('fault: the edge disk fills up, then frees (ENOSPC, I6)', { timeout: TIMEOUT_MS }, () => {
   it('writes are refused while full, the edge recovers by itself, nothing acknowledged is lost', {
     timeout: TIMEOUT_MS,
   }, async (t) => {
-    if (process.getuid?.() !== 0) {
-      t.skip('needs root (mount -t tmpfs)');
-      return;
-    }
-    const mounts: string[] = [];
-    t.after(() => {
-      for (const dir of mounts) execFileSync('umount', ['-l', dir]);
-    });
+    const mount = tmpfsMounter(t);
+    if (!mount) return;
     const s = await Scenario.start(t, {
       name: 'disk full, then freed',
       seed: SEED,
@@ -33,8 +45,7 @@ describe('fault: the edge disk fills up, then frees (ENOSPC, I6)', { timeout: TI
           name: 'edgeA',
           prepare: (edge) => {
             mkdirSync(edge.dataDir, { recursive: true });
-            execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', edge.dataDir]);
-            mounts.push(edge.dataDir);
+            mount(edge.dataDir);
           },
         },
         { name: 'edgeB' },
@@ -92,14 +103,8 @@ describe('fault: the edge disk fills up, then frees (ENOSPC, I6)', { timeout: TI
   it('the hub disk fills up: ingest is refused, the hub recovers by itself, nothing acknowledged is lost', {
     timeout: TIMEOUT_MS,
   }, async (t) => {
-    if (process.getuid?.() !== 0) {
-      t.skip('needs root (mount -t tmpfs)');
-      return;
-    }
-    const mounts: string[] = [];
-    t.after(() => {
-      for (const dir of mounts) execFileSync('umount', ['-l', dir]);
-    });
+    const mount = tmpfsMounter(t);
+    if (!mount) return;
     const s = await Scenario.start(t, {
       name: 'hub disk full, then freed',
       seed: SEED,
@@ -111,8 +116,7 @@ describe('fault: the edge disk fills up, then frees (ENOSPC, I6)', { timeout: TI
     const saved = `${hub.dataDir}.saved`;
     execFileSync('mv', [hub.dataDir, saved]);
     mkdirSync(hub.dataDir);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', hub.dataDir]);
-    mounts.push(hub.dataDir);
+    mount(hub.dataDir);
     execFileSync('cp', ['-a', `${saved}/.`, hub.dataDir]);
     await hub.start();
     const pid = hub.pid;
