@@ -247,7 +247,7 @@ export class Committer {
   /** the newest unsynced group that writes each key (the value is in its `writes`) */
   private readonly overlay = new Map<BinKey, Group>();
   /** moving averages (ms): the main thread's time per transaction, and one group write (with its fsync) */
-  private prepareMs = 0.05;
+  private busyPerTxMs = 0.05;
   private writeMs = 1;
   /** busyNow() when the last group was written */
   private busyAt: number | undefined;
@@ -510,7 +510,7 @@ export class Committer {
    * big group per fsync is better.
    */
   private splitBurst(): boolean {
-    return this.open.transactions >= this.preparing && this.preparing * this.prepareMs >= this.writeMs;
+    return this.open.transactions >= this.preparing && this.preparing * this.busyPerTxMs >= this.writeMs;
   }
 
   private async writeGroup(group: Group): Promise<void> {
@@ -531,7 +531,7 @@ export class Committer {
       // Busy time since the last group, per transaction of this one: over a run, what each transaction costs.
       const busy = this.busyNow();
       if (this.busyAt !== undefined && group.transactions > 0) {
-        this.prepareMs += EWMA_WEIGHT * ((busy - this.busyAt) / group.transactions - this.prepareMs);
+        this.busyPerTxMs += EWMA_WEIGHT * ((busy - this.busyAt) / group.transactions - this.busyPerTxMs);
       }
       this.busyAt = busy;
       this.batchesWritten++;
@@ -559,7 +559,7 @@ export class Committer {
     // The group's writers come back now. If preparing them again would take less than a write, the open group
     // waits a turn so they can join it (one big write per fsync: a slow disk); else it goes now, overlapping
     // their preparing (a fast disk) — the same trade as splitBurst, so split halves merge again on a slow disk.
-    if (group.transactions * this.prepareMs < this.writeMs) setImmediate(() => this.scheduleFlush());
+    if (group.transactions * this.busyPerTxMs < this.writeMs) setImmediate(() => this.scheduleFlush());
     else this.scheduleFlush();
   }
 }
