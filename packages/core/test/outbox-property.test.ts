@@ -168,13 +168,9 @@ describe('outbox properties', () => {
       // Waves: each wave's batches run while its writes (and their drops or coalescing) are being prepared.
       for (let wave = 0; wave < 10; wave++) {
         const jobs: Promise<unknown>[] = [];
+        // A batch takes the commit lock between writes (a local put reads nothing first, so each write is
+        // queued at once, in call order).
         for (let i = 0; i < 20; i++) {
-          const ops: Op[] = [{ kind: 'put', key: `k${i % 7}`, attrs: { v: wave * 20 + i } }];
-          jobs.push(
-            store
-              .writeLocal([{ table: 'alerts', ops }])
-              .catch((e) => assert.ok(isTmError(e, 'TM_QUOTA_FULL'))),
-          );
           if (i % 5 === 0) {
             jobs.push(
               outbox.nextBatch('alerts', { maxTxs: 2 }).then((batch) => {
@@ -185,6 +181,12 @@ describe('outbox properties', () => {
               }),
             );
           }
+          const ops: Op[] = [{ kind: 'put', key: `k${i % 7}`, attrs: { v: wave * 20 + i } }];
+          jobs.push(
+            store
+              .writeLocal([{ table: 'alerts', ops }])
+              .catch((e) => assert.ok(isTmError(e, 'TM_QUOTA_FULL'))),
+          );
         }
         await Promise.all(jobs);
       }

@@ -241,14 +241,26 @@ export class Committer {
   private flushing: Group | undefined;
   /** transactions that entered transact() and have not prepared (or failed) yet */
   private preparing = 0;
+  /**
+   * Writers of the group that just landed that have not entered transact() again in this turn: a burst on its
+   * way back (a writer waiting for its acknowledgement usually writes again at once). Zero from the next turn.
+   */
+  private returning = 0;
   private groupTimer: NodeJS.Timeout | undefined;
   private lazyTimer: NodeJS.Timeout | undefined;
   private nextGroupId = 1;
   /** the newest unsynced group that writes each key (the value is in its `writes`) */
   private readonly overlay = new Map<BinKey, Group>();
-  /** moving averages (ms): the main thread's time per transaction, and one group write (with its fsync) */
-  private busyPerTxMs = 0.05;
+  /**
+   * Moving averages: the main thread's busy time (ms) and the transactions committed between two group writes
+   * (their ratio is the time per transaction — a ratio of averages, so groups of unequal size weigh right), and
+   * the time of one group write with its fsync (ms).
+   */
+  private busyPerGroupMs = 0.05;
+  private txPerGroup = 1;
   private writeMs = 1;
+  /** a write of the open group is due at the end of this turn of the event loop */
+  private turnWait = false;
   /** busyNow() when the last group was written */
   private busyAt: number | undefined;
   private failure: unknown;
@@ -323,6 +335,7 @@ export class Committer {
   ): Promise<T> {
     // Reads of keys the caller names are done before the lock, so no I/O wait happens while holding it: the
     // lock then covers only CPU work and many transactions are ready for each fsync.
+    if (this.returning > 0) this.returning--;
     this.preparing++;
     let group: Group | undefined;
     let tx: Tx;
@@ -481,7 +494,8 @@ export class Committer {
       }, LAZY_FLUSH_MS);
       return;
     }
-    const split = !force && this.preparing > 0 && this.splitBurst();
+    const onTheWay = this.preparing + this.returning;
+    const split = !force && onTheWay > 0 && this.splitBurst(onTheWay);
     if (!force && this.preparing > 0 && !split) {
       this.groupTimer ??= setTimeout(() => {
         this.groupTimer = undefined;
@@ -489,6 +503,21 @@ export class Committer {
       }, GROUP_WAIT_MS);
       return;
     }
+    // A split group goes to disk at once: the rest of the burst is prepared while it is written. Otherwise at the
+    // end of this turn, so that writers ready in this turn join it first.
+    if (split) this.startWrite();
+    else if (!this.turnWait) {
+      this.turnWait = true;
+      setImmediate(() => {
+        this.turnWait = false;
+        this.startWrite();
+      });
+    }
+  }
+
+  /** Writes the open group now, unless a write is in flight (the open group then goes when it lands). */
+  private startWrite(): void {
+    if (this.flushing !== undefined || isEmpty(this.open)) return;
     if (this.groupTimer) clearTimeout(this.groupTimer);
     this.groupTimer = undefined;
     if (this.lazyTimer) clearTimeout(this.lazyTimer);
@@ -496,10 +525,12 @@ export class Committer {
     const group = this.open;
     this.open = makeGroup(this.nextGroupId++);
     this.flushing = group;
-    // A split group goes to disk at once: the rest of the burst is prepared while it is written. Otherwise
-    // setImmediate lets writers that are ready in this turn join the group before it is written.
-    if (split) void this.writeGroup(group);
-    else setImmediate(() => void this.writeGroup(group));
+    void this.writeGroup(group);
+  }
+
+  /** The main thread's busy time per committed transaction (ms, moving average). */
+  private busyPerTxMs(): number {
+    return this.busyPerGroupMs / Math.max(this.txPerGroup, 0.01);
   }
 
   /**
@@ -509,8 +540,8 @@ export class Committer {
    * worth it only when preparing the rest takes at least as long as a write (a fast disk); on a slow disk one
    * big group per fsync is better.
    */
-  private splitBurst(): boolean {
-    return this.open.transactions >= this.preparing && this.preparing * this.busyPerTxMs >= this.writeMs;
+  private splitBurst(onTheWay: number): boolean {
+    return this.open.transactions >= onTheWay && onTheWay * this.busyPerTxMs() >= this.writeMs;
   }
 
   private async writeGroup(group: Group): Promise<void> {
@@ -526,12 +557,19 @@ export class Committer {
     );
     try {
       const started = this.monotonicNow();
+      const busyBefore = this.busyNow();
       await this.kv.write(batch, this.options.sync);
-      this.writeMs += EWMA_WEIGHT * (this.monotonicNow() - started - this.writeMs);
-      // Busy time since the last group, per transaction of this one: over a run, what each transaction costs.
+      // The write's own time: while the main thread prepares the next group it notices the write only when done,
+      // so the time it was busy meanwhile is taken off (what the disk alone kept it waiting). With halves
+      // alternating (write W, preparing a half P) this is W − P, and the merge rule below (merge when preparing
+      // a half takes less) then merges exactly when W + 2P < 2·max(W, P): the faster of the two ways.
       const busy = this.busyNow();
-      if (this.busyAt !== undefined && group.transactions > 0) {
-        this.busyPerTxMs += EWMA_WEIGHT * ((busy - this.busyAt) / group.transactions - this.busyPerTxMs);
+      const wall = this.monotonicNow() - started;
+      this.writeMs += EWMA_WEIGHT * (Math.max(0, wall - (busy - busyBefore)) - this.writeMs);
+      // Busy time and transactions since the last group: over a run, their ratio is what a transaction costs.
+      if (this.busyAt !== undefined) {
+        this.busyPerGroupMs += EWMA_WEIGHT * (busy - this.busyAt - this.busyPerGroupMs);
+        this.txPerGroup += EWMA_WEIGHT * (group.transactions - this.txPerGroup);
       }
       this.busyAt = busy;
       this.batchesWritten++;
@@ -556,10 +594,15 @@ export class Committer {
     } finally {
       this.flushing = undefined;
     }
-    // The group's writers come back now. If preparing them again would take less than a write, the open group
-    // waits a turn so they can join it (one big write per fsync: a slow disk); else it goes now, overlapping
-    // their preparing (a fast disk) — the same trade as splitBurst, so split halves merge again on a slow disk.
-    if (group.transactions * this.busyPerTxMs < this.writeMs) setImmediate(() => this.scheduleFlush());
+    // The group's writers come back now, within this turn: a burst (splitBurst counts them on their way).
+    this.returning = group.transactions;
+    setImmediate(() => {
+      this.returning = 0;
+    });
+    // If preparing them again would take less than a write, the open group waits a turn so they can join it (one
+    // big write per fsync: a slow disk); else it goes now, overlapping their preparing (a fast disk) — the same
+    // trade as splitBurst, so split halves merge again on a slow disk.
+    if (group.transactions * this.busyPerTxMs() < this.writeMs) setImmediate(() => this.scheduleFlush());
     else this.scheduleFlush();
   }
 }

@@ -292,14 +292,17 @@ export class Store {
     return this.applyOps(tx, def, txn);
   }
 
-  /** Merges a transaction's ops into `def` (whose name is txn.table); emits the changes once durable. */
-  private applyOps(tx: Tx, def: TableDef, txn: Transaction): Change[] | Promise<Change[]> {
+  /**
+   * Merges a transaction's ops into `def` (whose name is txn.table); emits the changes once durable. `local`: the
+   * stamp was just issued by this clock, so ops that do not need the stored state (localNeedsStored) skip its read.
+   */
+  private applyOps(tx: Tx, def: TableDef, txn: Transaction, local = false): Change[] | Promise<Change[]> {
     const changes: Change[] = [];
     const origin = txn.stamp.node;
     for (let i = 0; i < txn.ops.length; i++) {
       const op = txn.ops[i]!;
       const rk = recordKey(def.name, op.key);
-      const known = tx.peek(rk);
+      const known = local && !localNeedsStored(def, op) ? undefined : tx.peek(rk);
       // Usually prefetched: merged without waiting. A record only on disk makes the rest asynchronous.
       if (known === NOT_IN_MEMORY) return this.applyOpsFrom(tx, def, txn, i, changes);
       const change = this.mergeInto(tx, def, op.key, rk, known, stateOfOp(op, txn.stamp), origin);
@@ -369,7 +372,9 @@ export class Store {
   async writeLocal(writes: readonly LocalWrite[]): Promise<Transaction[]> {
     const perTable = this.prepareLocal(writes);
     const prefetch: BinKey[] = [];
-    for (const [def, ops] of perTable) for (const op of ops) prefetch.push(recordKey(def.name, op.key));
+    for (const [def, ops] of perTable) {
+      for (const op of ops) if (localNeedsStored(def, op)) prefetch.push(recordKey(def.name, op.key));
+    }
     const tables = [...perTable];
     return this.committer.transact((tx) => this.commitLocal(tx, tables, 0, []), prefetch);
   }
@@ -398,7 +403,7 @@ export class Store {
       const txn: Transaction = { table: def.name, stamp, seq: slot?.seq ?? 0, ops };
       txns.push(txn);
       // The stamp comes from this clock: nothing to observe (I2 is for stamps from elsewhere).
-      const applied = this.applyOps(tx, def, txn);
+      const applied = this.applyOps(tx, def, txn, true);
       if (applied instanceof Promise || slot) {
         return (async () => {
           await applied;
@@ -618,4 +623,15 @@ export class Store {
     }
     return { digest: hash.digest('hex'), count };
   }
+}
+
+/**
+ * Whether a local op needs the record's stored state to be merged. A put or a delete does not, unless index
+ * entries (declared, or the retention index) must move off the old values: its stamp was just issued by this
+ * clock, which passed every stamp issued, observed or restored (I1, I2) — every stamp stored — so the I4 join of
+ * any stored state with the op's state is the op's state alone (its W is newest and drops every older attribute).
+ * Such a write reads nothing before the commit lock.
+ */
+function localNeedsStored(def: TableDef, op: Op): boolean {
+  return op.kind === 'patch' || def.indexes.length > 0 || def.expirationSec !== undefined;
 }
