@@ -35,9 +35,20 @@ export function stateOfOp(op: Op, stamp: Stamp): RecordState {
   }
 }
 
+/**
+ * An object's own names in UTF-16 code unit order (the order canonical JSON writes them). Object.keys lists them
+ * in insertion order — already sorted for states this module builds or decodes — except that names that look
+ * like array indexes come first: sorted only when out of order (a sort allocates; this runs on every write).
+ */
+function sortedNames(obj: object): string[] {
+  const names = Object.keys(obj);
+  for (let i = 1; i < names.length; i++) if (names[i - 1]! > names[i]!) return names.sort();
+  return names;
+}
+
 /** The attributes at `stamp`, in sorted name order (the order joinStates produces, so a first write is kept as is). */
 function stampAll(attrs: Readonly<Record<string, JsonValue>>, stamp: Stamp): Record<string, StampedValue> {
-  const names = Object.keys(attrs).sort();
+  const names = sortedNames(attrs);
   const out: Record<string, StampedValue> = {};
   for (const name of names) {
     // An assignment to `__proto__` would set the prototype; such a name takes the slow, exact path.
@@ -181,7 +192,7 @@ function foldTwo(prev: Op, next: Op): Op {
 export function encodeState(state: RecordState): string {
   // Written directly rather than through an intermediate document: this runs once per write. Each piece is
   // what canonicalJson would produce — names sorted by UTF-16 code units ("a" < "w"), values canonical.
-  const names = Object.keys(state.attrs).sort();
+  const names = sortedNames(state.attrs);
   let out = '{"a":{';
   // The attributes of one write share one stamp object: serialize it once.
   let lastStamp: Stamp | undefined;

@@ -570,4 +570,33 @@ export function storeSuite({
       await cleanup();
     }
   });
+
+  test(`${name}: text values are stored as UTF-8: read back alike from unsynced writes, disk and after a reopen`, async () => {
+    const { kv, cleanup } = await factory();
+    let store = await Store.open({ kv, nodeId: 'node_a', now });
+    try {
+      await store.createTable({ name: 'u' });
+      const attrs = { s: 'é ✓ 😀 \u0000 "q" \\', n: 1.5, o: { ключ: ['ü', null] } };
+      const write = store.writeLocal([{ table: 'u', ops: [{ kind: 'put', key: 'ü1', attrs }] }]);
+      // A transaction queued behind the write reads it from memory (prepared, perhaps not yet on disk).
+      const seen = await store.transact(async (tx) => store.readState(tx, 'data.u', 'ü1'));
+      await write;
+      const strip = (r: LiveRecord | undefined) => {
+        const { __createdtime__: _c, __updatedtime__: _u, id: _id, ...rest } = r ?? {};
+        return rest;
+      };
+      assert.deepEqual(Object.fromEntries(Object.entries(seen!.attrs).map(([k, v]) => [k, v.value])), attrs);
+      assert.deepEqual(strip(await store.get('u', 'ü1')), attrs);
+      const encoded = encodeState((await store.getState('u', 'ü1'))!);
+      await store.close();
+      store = await Store.open({ kv, nodeId: 'node_a', now });
+      assert.equal(encodeState((await store.getState('u', 'ü1'))!), encoded);
+      assert.deepEqual(strip(await store.get('u', 'ü1')), attrs);
+      const [change] = (await store.readChanges('u', 0)).changes;
+      assert.deepEqual(strip(change!.record ?? undefined), attrs);
+    } finally {
+      await store.close().catch(() => {});
+      await cleanup();
+    }
+  });
 }

@@ -40,6 +40,13 @@ interface TableLog {
   first: number;
   next: number;
   readonly segments: number[];
+  /** the log's name for Tx.appendLog, and the table name as JSON: made once, used by every entry */
+  readonly name: string;
+  readonly tableJson: string;
+}
+
+function tableLog(table: string, first: number, next: number, segments: number[]): TableLog {
+  return { first, next, segments, name: `c/${table}`, tableJson: JSON.stringify(table) };
 }
 
 /** Segments dropped by one transaction at most: trimming keeps pace with appends without big batches. */
@@ -72,12 +79,12 @@ export class ChangeLog {
       last = value;
     }
     const next = last === undefined ? 1 : lastSeqOf(last) + 1;
-    this.tables.set(table, { first: segments[0] ?? next, next, segments });
+    this.tables.set(table, tableLog(table, segments[0] ?? next, next, segments));
   }
 
   /** Starts an empty log (a table was created). */
   reset(table: string): void {
-    this.tables.set(table, { first: 1, next: 1, segments: [] });
+    this.tables.set(table, tableLog(table, 1, 1, []));
   }
 
   /** Forgets a table's log (the table was dropped; its keys are cleared by the store). */
@@ -98,7 +105,7 @@ export class ChangeLog {
    */
   append(tx: Tx, def: TableDef, key: PrimaryKey, after: StateAfter | undefined, origin: string): Change {
     const table = def.name;
-    const log = this.tables.get(table) ?? { first: 1, next: 1, segments: [] };
+    const log = this.tables.get(table) ?? tableLog(table, 1, 1, []);
     if (this.pendingTx !== tx) {
       this.pendingTx = tx;
       this.pending.clear();
@@ -108,9 +115,9 @@ export class ChangeLog {
     const seq = log.next + offset;
     const wall = this.now();
     const entry =
-      `{"seq":${seq},"table":${JSON.stringify(table)},"key":${JSON.stringify(key)},` +
+      `{"seq":${seq},"table":${log.tableJson},"key":${JSON.stringify(key)},` +
       `"origin":${JSON.stringify(origin)},"wall":${wall},"state":${after?.encoded ?? 'null'}}`;
-    tx.appendLog(`c/${table}`, encodeKey(['c', table, seq]), entry);
+    tx.appendLog(log.name, entry, () => encodeKey(['c', table, seq]));
     if (offset === 0) {
       tx.onPrepared(() => {
         const current = this.tables.get(table);

@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { TmError } from '../errors.js';
 import type { BinKey } from './keys.js';
-import { inRange, type KvBackend, type KvRange, type KvWrite } from './kv.js';
+import { inRange, type KvBackend, type KvRange, type KvValue, type KvWrite, valueBytes } from './kv.js';
 
 /** Observes the commit pipeline; used by ordering tests and metrics. */
 export interface CommitObserver {
@@ -65,15 +65,18 @@ const RECENT_FLUSHES_KEPT = 16;
 /** Weight of the newest sample in the moving averages of prepare and write times. */
 const EWMA_WEIGHT = 0.1;
 
-/** The entries a group (or a transaction) appends to one log: they are stored as one value under `key`. */
+/**
+ * The entries a group (or a transaction) appends to one log: they are stored as one value under the key of the
+ * first of them — made only when the group is written (most appends are not the first of their group).
+ */
 interface LogSegment {
-  readonly key: BinKey;
+  readonly keyOf: () => BinKey;
   readonly entries: string[];
 }
 
 interface Group {
   readonly id: number;
-  readonly writes: Map<BinKey, Buffer | undefined>;
+  readonly writes: Map<BinKey, KvValue | undefined>;
   /** appends to logs, by log name */
   readonly logs: Map<string, LogSegment>;
   /** transactions with writes in this group */
@@ -108,7 +111,7 @@ export const NOT_IN_MEMORY: unique symbol = Symbol('not in memory');
 /** A transaction: reads see its own writes, then prepared-but-unsynced writes, then disk. */
 export class Tx {
   /** this transaction's writes; undefined = delete */
-  readonly writes = new Map<BinKey, Buffer | undefined>();
+  readonly writes = new Map<BinKey, KvValue | undefined>();
   /** this transaction's appends to logs, by log name */
   logs: Map<string, LogSegment> | undefined;
   // Allocated on first use: most transactions register one hook or none.
@@ -124,14 +127,15 @@ export class Tx {
   /** Reads a key through this transaction's view. */
   async get(key: BinKey): Promise<Buffer | undefined> {
     const known = this.peek(key);
-    return known === NOT_IN_MEMORY ? this.committer.kv.get(key) : known;
+    if (known === NOT_IN_MEMORY) return this.committer.kv.get(key);
+    return known === undefined ? undefined : valueBytes(known);
   }
 
   /**
    * The value get() would return when it is in memory — this transaction's writes, a prefetched value that is
    * still current, a prepared-but-unsynced write — without waiting; NOT_IN_MEMORY when only disk has it.
    */
-  peek(key: BinKey): Buffer | undefined | typeof NOT_IN_MEMORY {
+  peek(key: BinKey): KvValue | undefined | typeof NOT_IN_MEMORY {
     if (this.writes.has(key)) return this.writes.get(key);
     // A prefetched value is current unless the key is pending now or a group that wrote it landed since the
     // read began — checked here, at the read: a group can land while this transaction holds the lock.
@@ -143,7 +147,7 @@ export class Tx {
     return pending ? this.committer.pendingValue(key) : NOT_IN_MEMORY;
   }
 
-  put(key: BinKey, value: Buffer): void {
+  put(key: BinKey, value: KvValue): void {
     this.writes.set(key, value);
   }
 
@@ -153,20 +157,21 @@ export class Tx {
 
   /**
    * Appends `entry` to the log named `log`. All appends of one group to one log are stored together as one
-   * value (newline-separated) under the `key` of the first of them — a segment, written in the group's batch
-   * like any write (I6) — so a transaction's log entry costs no key of its own. Entries must not contain a
-   * newline. Segments are not visible to reads before they are durable; `onLogSegment` reports each one.
+   * value (newline-separated) under the key of the first of them (`keyOf()`, called once, when the group is
+   * written) — a segment, written in the group's batch like any write (I6) — so a transaction's log entry costs
+   * no key of its own. Entries must not contain a newline. Segments are not visible to reads before they are
+   * durable; `onLogSegment` reports each one.
    */
-  appendLog(log: string, key: BinKey, entry: string): void {
+  appendLog(log: string, entry: string, keyOf: () => BinKey): void {
     this.logs ??= new Map();
     const segment = this.logs.get(log);
     if (segment) segment.entries.push(entry);
-    else this.logs.set(log, { key, entries: [entry] });
+    else this.logs.set(log, { keyOf, entries: [entry] });
   }
 
   /** Iterates a range through this transaction's view (disk merged with the overlay and own writes). */
   async *iterate(range: KvRange): AsyncIterable<[BinKey, Buffer]> {
-    const pending = new Map<BinKey, Buffer | undefined>();
+    const pending = new Map<BinKey, KvValue | undefined>();
     for (const [key, value] of this.committer.overlayEntries())
       if (inRange(key, range)) pending.set(key, value);
     for (const [key, value] of this.writes) if (inRange(key, range)) pending.set(key, value);
@@ -176,10 +181,10 @@ export class Tx {
     const limit = range.limit ?? Number.POSITIVE_INFINITY;
     let emitted = 0;
     let p = 0;
-    const emit = function* (key: BinKey, value: Buffer | undefined): Generator<[BinKey, Buffer]> {
+    const emit = function* (key: BinKey, value: KvValue | undefined): Generator<[BinKey, Buffer]> {
       if (value !== undefined && emitted < limit) {
         emitted++;
-        yield [key, value];
+        yield [key, valueBytes(value)];
       }
     };
     const diskRange: KvRange = { ...range, limit: undefined };
@@ -293,12 +298,13 @@ export class Committer {
   /** Reads a key including prepared-but-unsynced writes. */
   async readThrough(key: BinKey): Promise<Buffer | undefined> {
     const pending = this.overlay.get(key);
-    if (pending !== undefined) return pending.writes.get(key);
-    return this.kv.get(key);
+    if (pending === undefined) return this.kv.get(key);
+    const value = pending.writes.get(key);
+    return value === undefined ? undefined : valueBytes(value);
   }
 
   /** The prepared-but-unsynced value of `key` (undefined: a delete, or nothing pending — ask isPending). */
-  pendingValue(key: BinKey): Buffer | undefined {
+  pendingValue(key: BinKey): KvValue | undefined {
     return this.overlay.get(key)?.writes.get(key);
   }
 
@@ -320,7 +326,7 @@ export class Committer {
   }
 
   /** @internal prepared-but-unsynced writes */
-  *overlayEntries(): Iterable<[BinKey, Buffer | undefined]> {
+  *overlayEntries(): Iterable<[BinKey, KvValue | undefined]> {
     for (const [key, group] of this.overlay) yield [key, group.writes.get(key)];
   }
 
@@ -386,10 +392,10 @@ export class Committer {
 
   /** Adds a transaction's log appends to the open group's segments. */
   private joinLogs(logs: ReadonlyMap<string, LogSegment>): void {
-    for (const [log, { key, entries }] of logs) {
+    for (const [log, { keyOf, entries }] of logs) {
       const segment = this.open.logs.get(log);
       if (segment) segment.entries.push(...entries);
-      else this.open.logs.set(log, { key, entries: [...entries] });
+      else this.open.logs.set(log, { keyOf, entries: [...entries] });
     }
   }
 
@@ -547,8 +553,11 @@ export class Committer {
   private async writeGroup(group: Group): Promise<void> {
     const batch: KvWrite[] = [];
     for (const [key, value] of group.writes) batch.push({ key, value });
-    for (const { key, entries } of group.logs.values()) {
-      batch.push({ key, value: Buffer.from(entries.join('\n'), 'utf8') });
+    const segmentKeys: BinKey[] = [];
+    for (const { keyOf, entries } of group.logs.values()) {
+      const key = keyOf();
+      segmentKeys.push(key);
+      batch.push({ key, value: entries.join('\n') });
     }
     for (const extra of this.options.extraWrites?.() ?? []) batch.push(extra);
     this.options.observer?.batchStarted?.(
@@ -580,7 +589,7 @@ export class Committer {
       this.recentFlushes.push(new Set(group.writes.keys()));
       if (this.recentFlushes.length > RECENT_FLUSHES_KEPT) this.recentFlushes.shift();
       this.groupsFlushed++;
-      for (const { key } of group.logs.values()) this.options.onLogSegment?.(key);
+      for (const key of segmentKeys) this.options.onLogSegment?.(key);
       group.resolve();
     } catch (err) {
       this.failure = err;

@@ -4,10 +4,21 @@
  */
 import type { BinKey } from './keys.js';
 
+/**
+ * A value to store: bytes, or text, stored as its UTF-8 bytes (reads return Buffers). Text saves the write path a
+ * Buffer per value: the LevelDB binding encodes it while copying it into the batch, as it must copy a Buffer.
+ */
+export type KvValue = Buffer | string;
+
 /** One write of a batch: a put, or a delete when `value` is undefined. */
 export interface KvWrite {
   readonly key: BinKey;
-  readonly value: Buffer | undefined;
+  readonly value: KvValue | undefined;
+}
+
+/** The bytes of a value as a read returns them. */
+export function valueBytes(value: KvValue): Buffer {
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
 }
 
 /** Bounds of a range read; all optional. */

@@ -1,7 +1,7 @@
 /** In-memory KvBackend for unit tests: a sorted key array plus a map. Not durable by design. */
 
 import type { BinKey } from './keys.js';
-import { inRange, type KvBackend, type KvRange, type KvWrite } from './kv.js';
+import { inRange, type KvBackend, type KvRange, type KvWrite, valueBytes } from './kv.js';
 
 /** Finds the first index in the sorted `keys` whose key is ≥ `key`. */
 function lowerBound(keys: readonly BinKey[], key: BinKey): number {
@@ -73,7 +73,7 @@ export class MemoryKv implements KvBackend {
         }
       } else {
         if (!had) this.keys.splice(lowerBound(this.keys, key), 0, key);
-        this.values.set(key, value);
+        this.values.set(key, valueBytes(value));
       }
     }
   }

@@ -14,7 +14,7 @@ import { assertPrimaryKey, assertRecordSize, opJsonBytes, validateRecordAttrs } 
 import { type Change, ChangeLog, type LiveRecord } from './change-log.js';
 import { type CommitObserver, Committer, NOT_IN_MEMORY, type TransactOptions, type Tx } from './commit.js';
 import { type BinKey, decodeKey, encodeKey, prefixEnd } from './keys.js';
-import type { KvBackend } from './kv.js';
+import type { KvBackend, KvValue } from './kv.js';
 import { assertQuery, compareValues, matches, type Plan, planQuery, type Query, toKeyPart } from './query.js';
 import { makeTableDef, type TableDef, type TableInput, tableRef } from './tables.js';
 
@@ -268,16 +268,16 @@ export class Store {
     def: TableDef,
     key: PrimaryKey,
     rk: BinKey,
-    stored: Buffer | undefined,
+    stored: KvValue | undefined,
     incoming: RecordState,
     origin: string,
   ): Change | undefined {
-    const raw = stored?.toString('utf8');
+    const raw = typeof stored === 'string' ? stored : stored?.toString('utf8');
     const before = raw === undefined ? undefined : decodeState(raw);
     const after = this.join(before ?? emptyState(), incoming);
     const encoded = encodeState(after);
     if (encoded === raw) return undefined; // nothing new: a duplicate or an older write (I4, I9)
-    tx.put(rk, Buffer.from(encoded, 'utf8'));
+    tx.put(rk, encoded);
     if (def.indexes.length > 0 || def.expirationSec !== undefined) {
       const oldLive = before ? liveRecord(before, def.primaryKey, key) : undefined;
       this.updateIndexes(tx, def, key, oldLive, liveRecord(after, def.primaryKey, key));
