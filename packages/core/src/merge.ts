@@ -211,6 +211,22 @@ export function encodeState(state: RecordState): string {
   return `${out}}`;
 }
 
+/**
+ * `encodeState(stateOfOp(op, stamp))`, written from the op without building the state: what a local write that
+ * joins nothing is stored as (its stamp passes every stored one, so the I4 join is the op's own state).
+ */
+export function encodeOpState(op: Op, stamp: Stamp): string {
+  const st = stampText(stamp);
+  if (op.kind === 'delete') return `{"a":{},"w":["delete",${st}]}`;
+  const names = sortedNames(op.attrs);
+  let out = '{"a":{';
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    out += `${i > 0 ? ',' : ''}${JSON.stringify(name)}:[${canonicalValue(op.attrs[name]!)},${st}]`;
+  }
+  return op.kind === 'put' ? `${out}},"w":["put",${st}]}` : `${out}}}`;
+}
+
 /** `wall,counter,"node","epoch"` of a stamp, canonical (integers print as themselves). */
 function stampText(stamp: Stamp): string {
   return `${canonicalValue(stamp.wall)},${canonicalValue(stamp.counter)},${JSON.stringify(stamp.node)},${JSON.stringify(stamp.epoch)}`;

@@ -7,6 +7,7 @@ import {
   applyOp,
   decodeState,
   emptyState,
+  encodeOpState,
   encodeState,
   foldOps,
   isCollectableTombstone,
@@ -412,6 +413,27 @@ describe('encodeState', () => {
       const state: RecordState = { attrs: Object.fromEntries(entries) };
       return w ? { ...state, w: { kind: w[0], stamp: pick(w[1]) } } : state;
     });
+
+  it('writes the state of a single op straight from the op exactly as from the state (encodeOpState)', () => {
+    const nameArb = fc.oneof(
+      fc.string(),
+      fc.constantFrom('0', '9', '10', 'a', 'B', '__proto__', 'constructor'),
+    );
+    const attrsArb = fc
+      .array(fc.tuple(nameArb, valueArb), { maxLength: 6 })
+      .map((entries) => Object.fromEntries(entries) as Record<string, JsonValue>);
+    const opArb: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ kind: fc.constant('put' as const), key: fc.constant('k'), attrs: attrsArb }),
+      fc.record({ kind: fc.constant('patch' as const), key: fc.constant(1), attrs: attrsArb }),
+      fc.record({ kind: fc.constant('delete' as const), key: fc.constant('k') }),
+    );
+    fc.assert(
+      fc.property(opArb, stampArb, (op, stamp) => {
+        assert.equal(encodeOpState(op, stamp), encodeState(stateOfOp(op, stamp)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
 
   it('writes exactly the canonical JSON (RFC 8785) of the documented state format', () => {
     fc.assert(

@@ -31,7 +31,8 @@ export interface Change {
 
 /** The record after a change: its merge state and that state's encoding (as stored under the record's key). */
 export interface StateAfter {
-  readonly state: RecordState;
+  /** the merge state (made on demand: most changes are never read from memory) */
+  readonly state: () => RecordState;
   readonly encoded: string;
 }
 
@@ -215,7 +216,7 @@ function lazyChange(
     // An own enumerable accessor: spreads and JSON.stringify see `record` like a plain field.
     get record() {
       if (record === undefined)
-        record = after ? (liveRecord(after.state, def.primaryKey, key) ?? null) : null;
+        record = after ? (liveRecord(after.state(), def.primaryKey, key) ?? null) : null;
       return record;
     },
   };

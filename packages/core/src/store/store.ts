@@ -8,7 +8,15 @@ import { canonicalJson } from '../canonical-json.js';
 import { TmError } from '../errors.js';
 import { Failpoints, type JoinFn, joinFor } from '../failpoints.js';
 import { HlcClock } from '../hlc.js';
-import { decodeState, emptyState, encodeState, foldOps, liveRecord, stateOfOp } from '../merge.js';
+import {
+  decodeState,
+  emptyState,
+  encodeOpState,
+  encodeState,
+  foldOps,
+  liveRecord,
+  stateOfOp,
+} from '../merge.js';
 import type { Op, PrimaryKey, RecordState, Stamp, Transaction } from '../types.js';
 import { assertPrimaryKey, assertRecordSize, opJsonBytes, validateRecordAttrs } from '../validate.js';
 import { type Change, ChangeLog, type LiveRecord } from './change-log.js';
@@ -282,7 +290,7 @@ export class Store {
       const oldLive = before ? liveRecord(before, def.primaryKey, key) : undefined;
       this.updateIndexes(tx, def, key, oldLive, liveRecord(after, def.primaryKey, key));
     }
-    return this.changeLog.append(tx, def, key, { state: after, encoded }, origin);
+    return this.changeLog.append(tx, def, key, { state: () => after, encoded }, origin);
   }
 
   /** Applies a transaction's ops by the I4 join and advances the HLC past its stamp (I2). */
@@ -302,7 +310,11 @@ export class Store {
     for (let i = 0; i < txn.ops.length; i++) {
       const op = txn.ops[i]!;
       const rk = recordKey(def.name, op.key);
-      const known = local && !localNeedsStored(def, op) ? undefined : tx.peek(rk);
+      if (local && !localNeedsStored(def, op)) {
+        changes.push(this.writeOwnState(tx, def, op, rk, txn.stamp));
+        continue;
+      }
+      const known = tx.peek(rk);
       // Usually prefetched: merged without waiting. A record only on disk makes the rest asynchronous.
       if (known === NOT_IN_MEMORY) return this.applyOpsFrom(tx, def, txn, i, changes);
       const change = this.mergeInto(tx, def, op.key, rk, known, stateOfOp(op, txn.stamp), origin);
@@ -310,6 +322,16 @@ export class Store {
     }
     if (changes.length > 0) tx.onDurable(() => this.emit(changes));
     return changes;
+  }
+
+  /**
+   * Writes a local op that needs no stored state (localNeedsStored): the I4 join is the op's own state, stored
+   * as it is, without reading or joining (the state object is made only if a listener reads the change).
+   */
+  private writeOwnState(tx: Tx, def: TableDef, op: Op, rk: BinKey, stamp: Stamp): Change {
+    const encoded = encodeOpState(op, stamp);
+    tx.put(rk, encoded);
+    return this.changeLog.append(tx, def, op.key, { encoded, state: () => stateOfOp(op, stamp) }, stamp.node);
   }
 
   /** applyOps from op `from` on, reading records from disk as needed. */
@@ -370,12 +392,11 @@ export class Store {
    * same batch (I6). Resolves after the batch is durable, with the committed transactions.
    */
   async writeLocal(writes: readonly LocalWrite[]): Promise<Transaction[]> {
-    const perTable = this.prepareLocal(writes);
+    const tables = this.prepareLocal(writes);
     const prefetch: BinKey[] = [];
-    for (const [def, ops] of perTable) {
+    for (const [def, ops] of tables) {
       for (const op of ops) if (localNeedsStored(def, op)) prefetch.push(recordKey(def.name, op.key));
     }
-    const tables = [...perTable];
     return this.committer.transact((tx) => this.commitLocal(tx, tables, 0, []), prefetch);
   }
 
@@ -416,24 +437,27 @@ export class Store {
   }
 
   /** Validation of a local request before any lock is taken; returns folded ops per table. */
-  private prepareLocal(writes: readonly LocalWrite[]): Map<TableDef, Op[]> {
+  private prepareLocal(writes: readonly LocalWrite[]): [TableDef, Op[]][] {
     if (!Array.isArray(writes) || writes.length === 0) {
       throw new TmError('TM_INVALID_ARGUMENT', 'a write needs at least one table with operations');
     }
-    const grouped = new Map<TableDef, { ops: Op[]; bytes: number }>();
+    // Per table, in order of first mention. A request names few tables: a scan is cheaper than a Map.
+    const grouped: { def: TableDef; ops: Op[]; bytes: number }[] = [];
     for (const write of writes) {
       const def = this.requireTable(write.table);
       if (!Array.isArray(write.ops)) throw new TmError('TM_INVALID_ARGUMENT', 'ops must be an array');
-      const entry = grouped.get(def) ?? { ops: [], bytes: 0 };
+      let entry = grouped.find((g) => g.def === def);
+      if (entry === undefined) {
+        entry = { def, ops: [], bytes: 0 };
+        grouped.push(entry);
+      }
       for (const op of write.ops) {
         const { valid, bytes } = this.validateOp(def, op);
         entry.ops.push(valid);
         entry.bytes += bytes;
       }
-      grouped.set(def, entry);
     }
-    const result = new Map<TableDef, Op[]>();
-    for (const [def, { ops, bytes }] of grouped) {
+    return grouped.map(({ def, ops, bytes }) => {
       const folded = ops.length === 1 ? ops : foldOps(ops);
       if (folded.length > this.maxOpsPerTx) {
         throw new TmError(
@@ -450,9 +474,8 @@ export class Store {
           `transaction on ${def.name} is ${txBytes} bytes; the limit is ${this.maxTxBytes}`,
         );
       }
-      result.set(def, folded);
-    }
-    return result;
+      return [def, folded];
+    });
   }
 
   /**
