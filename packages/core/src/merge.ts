@@ -38,11 +38,22 @@ export function stateOfOp(op: Op, stamp: Stamp): RecordState {
 /**
  * An object's own names in UTF-16 code unit order (the order canonical JSON writes them). Object.keys lists them
  * in insertion order — already sorted for states this module builds or decodes — except that names that look
- * like array indexes come first: sorted only when out of order (a sort allocates; this runs on every write).
+ * like array indexes come first. This runs on every write: a record's few names are put in order in place (an
+ * insertion sort, no allocation; nothing moves when they are in order already), many by Array.prototype.sort.
  */
 function sortedNames(obj: object): string[] {
   const names = Object.keys(obj);
-  for (let i = 1; i < names.length; i++) if (names[i - 1]! > names[i]!) return names.sort();
+  if (names.length > 16) return names.sort();
+  for (let i = 1; i < names.length; i++) {
+    const name = names[i]!;
+    let j = i - 1;
+    if (names[j]! < name) continue;
+    while (j >= 0 && names[j]! > name) {
+      names[j + 1] = names[j]!;
+      j--;
+    }
+    names[j + 1] = name;
+  }
   return names;
 }
 

@@ -44,10 +44,24 @@ interface TableLog {
   /** the log's name for Tx.appendLog, and the table name as JSON: made once, used by every entry */
   readonly name: string;
   readonly tableJson: string;
+  /**
+   * Entries the transaction now preparing (`pendingTx`) has appended. Transactions prepare one at a time under
+   * the commit lock and their onPrepared hooks run before it is released, so one count serves them all in turn.
+   */
+  pendingTx: Tx | undefined;
+  pending: number;
 }
 
 function tableLog(table: string, first: number, next: number, segments: number[]): TableLog {
-  return { first, next, segments, name: `c/${table}`, tableJson: JSON.stringify(table) };
+  return {
+    first,
+    next,
+    segments,
+    name: `c/${table}`,
+    tableJson: JSON.stringify(table),
+    pendingTx: undefined,
+    pending: 0,
+  };
 }
 
 /** Segments dropped by one transaction at most: trimming keeps pace with appends without big batches. */
@@ -56,12 +70,9 @@ const MAX_TRIM_PER_TX = 4;
 /** The change logs of all tables of one store. */
 export class ChangeLog {
   private readonly tables = new Map<string, TableLog>();
-  /**
-   * Entries the transaction now preparing has appended, per table. Transactions prepare one at a time under the
-   * commit lock and their onPrepared hooks run before it is released, so one map serves them all in turn.
-   */
-  private pendingTx: Tx | undefined;
-  private readonly pending = new Map<string, number>();
+  /** the origin of the latest entry, and its JSON (most entries of a node come from one origin) */
+  private lastOrigin = '';
+  private lastOriginJson = '""';
 
   constructor(
     private readonly kv: KvBackend,
@@ -106,23 +117,31 @@ export class ChangeLog {
    */
   append(tx: Tx, def: TableDef, key: PrimaryKey, after: StateAfter | undefined, origin: string): Change {
     const table = def.name;
-    const log = this.tables.get(table) ?? tableLog(table, 1, 1, []);
-    if (this.pendingTx !== tx) {
-      this.pendingTx = tx;
-      this.pending.clear();
+    let log = this.tables.get(table);
+    if (log === undefined) {
+      log = tableLog(table, 1, 1, []);
+      this.tables.set(table, log);
     }
-    const offset = this.pending.get(table) ?? 0;
-    this.pending.set(table, offset + 1);
+    if (log.pendingTx !== tx) {
+      log.pendingTx = tx;
+      log.pending = 0;
+    }
+    const offset = log.pending++;
     const seq = log.next + offset;
     const wall = this.now();
+    if (origin !== this.lastOrigin) {
+      this.lastOrigin = origin;
+      this.lastOriginJson = JSON.stringify(origin);
+    }
     const entry =
       `{"seq":${seq},"table":${log.tableJson},"key":${JSON.stringify(key)},` +
-      `"origin":${JSON.stringify(origin)},"wall":${wall},"state":${after?.encoded ?? 'null'}}`;
+      `"origin":${this.lastOriginJson},"wall":${wall},"state":${after?.encoded ?? 'null'}}`;
     tx.appendLog(log.name, entry, () => encodeKey(['c', table, seq]));
     if (offset === 0) {
+      const prepared = log;
       tx.onPrepared(() => {
-        const current = this.tables.get(table);
-        if (current) current.next += this.pending.get(table) ?? 0;
+        prepared.next += prepared.pending;
+        prepared.pendingTx = undefined;
       });
       this.trim(tx, table, log, seq);
     }
