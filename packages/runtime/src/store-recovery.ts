@@ -97,7 +97,10 @@ export class StoreRecovery {
       this.restarts++;
       this.options.log.warn({ restarts: this.restarts }, 'restarted from the durable state');
     } catch (err) {
-      this.options.log.error({ err: String(err) }, 'restart after a storage failure failed; retrying');
+      this.options.log.error(
+        { err: String(err), restartInMs: this.delayMs },
+        'restart after a storage failure failed; retrying',
+      );
       this.restarting = false;
       if (!this.cancelled) this.schedule();
       return;

@@ -62,6 +62,9 @@ const GROUP_WAIT_MS = 2;
 /** How many flushed groups' key sets are kept to validate prefetched reads. */
 const RECENT_FLUSHES_KEPT = 16;
 
+/** The keys of a flushed group no prefetched read can ask about. */
+const NO_KEYS: ReadonlySet<BinKey> = new Set();
+
 /** Weight of the newest sample in the moving averages of prepare and write times. */
 const EWMA_WEIGHT = 0.1;
 
@@ -254,8 +257,13 @@ export class Committer {
   private groupTimer: NodeJS.Timeout | undefined;
   private lazyTimer: NodeJS.Timeout | undefined;
   private nextGroupId = 1;
-  /** the newest unsynced group that writes each key (the value is in its `writes`) */
-  private readonly overlay = new Map<BinKey, Group>();
+  /**
+   * The id of the newest unsynced group that writes each key (the value is in its `writes`): the open group or
+   * the one being written. Ids, not the groups: a Map's backing store lives long and is replaced as it grows and
+   * shrinks, and until the next full collection a replaced one would keep every group it pointed to — all their
+   * keys and values — alive through each young-generation collection.
+   */
+  private readonly overlay = new Map<BinKey, number>();
   /**
    * Moving averages: the main thread's busy time (ms) and the transactions committed between two group writes
    * (their ratio is the time per transaction — a ratio of averages, so groups of unequal size weigh right), and
@@ -270,9 +278,13 @@ export class Committer {
   private busyAt: number | undefined;
   private failure: unknown;
   private closed = false;
-  /** groups written so far, and the keys of the most recent ones (to validate prefetched reads) */
+  /**
+   * Groups written so far, and the keys of the most recent ones (to validate prefetched reads): recorded only
+   * while a transaction that prefetched is under way (`prefetching`) — no other reader asks (flushedSince).
+   */
   private groupsFlushed = 0;
-  private readonly recentFlushes: Set<BinKey>[] = [];
+  private readonly recentFlushes: ReadonlySet<BinKey>[] = [];
+  private prefetching = 0;
   private readQueue: {
     keys: readonly BinKey[];
     resolve(values: (Buffer | undefined)[]): void;
@@ -297,7 +309,7 @@ export class Committer {
 
   /** Reads a key including prepared-but-unsynced writes. */
   async readThrough(key: BinKey): Promise<Buffer | undefined> {
-    const pending = this.overlay.get(key);
+    const pending = this.pendingGroup(key);
     if (pending === undefined) return this.kv.get(key);
     const value = pending.writes.get(key);
     return value === undefined ? undefined : valueBytes(value);
@@ -305,12 +317,20 @@ export class Committer {
 
   /** The prepared-but-unsynced value of `key` (undefined: a delete, or nothing pending — ask isPending). */
   pendingValue(key: BinKey): KvValue | undefined {
-    return this.overlay.get(key)?.writes.get(key);
+    return this.pendingGroup(key)?.writes.get(key);
   }
 
   /** True when `key` has a prepared-but-unsynced write. */
   isPending(key: BinKey): boolean {
-    return this.overlay.has(key);
+    return this.pendingGroup(key) !== undefined;
+  }
+
+  /** The unsynced group that writes `key` last (open or being written), if any. */
+  private pendingGroup(key: BinKey): Group | undefined {
+    const id = this.overlay.get(key);
+    if (id === undefined) return undefined;
+    if (id === this.open.id) return this.open;
+    return id === this.flushing?.id ? this.flushing : undefined;
   }
 
   /** True when a group flushed after the first `at` groups wrote `key` (or is too old to tell). */
@@ -327,7 +347,10 @@ export class Committer {
 
   /** @internal prepared-but-unsynced writes */
   *overlayEntries(): Iterable<[BinKey, KvValue | undefined]> {
-    for (const [key, group] of this.overlay) yield [key, group.writes.get(key)];
+    for (const key of this.overlay.keys()) {
+      const group = this.pendingGroup(key);
+      if (group) yield [key, group.writes.get(key)];
+    }
   }
 
   /**
@@ -347,8 +370,11 @@ export class Committer {
     let tx: Tx;
     let result: T;
     let held = false;
+    const prefetches = prefetch !== undefined && prefetch.length > 0;
+    // Counted before the read captures groupsFlushed: every group flushed from then on records its keys.
+    if (prefetches) this.prefetching++;
     try {
-      const prefetched = prefetch && prefetch.length > 0 ? await this.prefetch(prefetch) : undefined;
+      const prefetched = prefetches ? await this.prefetch(prefetch) : undefined;
       const waiting = this.acquire();
       if (waiting) await waiting;
       held = true;
@@ -363,7 +389,7 @@ export class Committer {
       group = writes || !isEmpty(this.open) ? this.open : this.flushing;
       for (const [key, value] of tx.writes) {
         this.open.writes.set(key, value);
-        this.overlay.set(key, this.open);
+        this.overlay.set(key, this.open.id);
       }
       if (tx.logs) this.joinLogs(tx.logs);
       if (writes) this.open.transactions++;
@@ -374,6 +400,7 @@ export class Committer {
     } finally {
       if (held) this.release();
       this.preparing--;
+      if (prefetches) this.prefetching--;
     }
     this.scheduleFlush();
     if (options.lazy) {
@@ -584,9 +611,9 @@ export class Committer {
       this.batchesWritten++;
       this.options.observer?.batchResolved?.(group.id);
       for (const key of group.writes.keys()) {
-        if (this.overlay.get(key) === group) this.overlay.delete(key);
+        if (this.overlay.get(key) === group.id) this.overlay.delete(key);
       }
-      this.recentFlushes.push(new Set(group.writes.keys()));
+      this.recentFlushes.push(this.prefetching > 0 ? new Set(group.writes.keys()) : NO_KEYS);
       if (this.recentFlushes.length > RECENT_FLUSHES_KEPT) this.recentFlushes.shift();
       this.groupsFlushed++;
       for (const key of segmentKeys) this.options.onLogSegment?.(key);
