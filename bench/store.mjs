@@ -19,8 +19,8 @@ async function withDb(dir, fn) {
 const rowBytes = (i) => Buffer.from(JSON.stringify(sensorRow(i)));
 const rawKey = (i) => `r/${TABLE}/${String(i).padStart(10, '0')}`;
 
-/** Ceiling: sequential LevelDB batches of 100 puts, each fsync'd. Records/s. */
-function batch100() {
+/** Ceiling: sequential LevelDB batches of `size` puts, each fsync'd. Records/s. */
+function batchOf(size) {
   return withTempDir('tm-bench-', (dir) =>
     withDb(dir, async (db) => {
       let n = 0;
@@ -28,7 +28,7 @@ function batch100() {
       const deadline = start + RUN_MS;
       while (performance.now() < deadline) {
         const ops = [];
-        for (let j = 0; j < 100; j++, n++) ops.push({ type: 'put', key: rawKey(n), value: rowBytes(n) });
+        for (let j = 0; j < size; j++, n++) ops.push({ type: 'put', key: rawKey(n), value: rowBytes(n) });
         await db.batch(ops, { sync: true });
       }
       return n / ((performance.now() - start) / 1000);
@@ -94,8 +94,10 @@ function storeWriters(writers) {
 const batchesPerRun = [];
 
 const measures = [
-  { name: 'leveldb batch-100 fsync (ceiling)', unit: 'records/s', run: batch100 },
+  { name: 'leveldb batch-100 fsync (ceiling)', unit: 'records/s', run: () => batchOf(100) },
   { name: 'leveldb single put fsync (ceiling)', unit: 'ops/s', run: singlePut },
+  // 8 writers with one transaction outstanding each share an fsync at best 8 at a time: this is their ceiling.
+  { name: 'leveldb batch-8 fsync (8 writers, ceiling)', unit: 'records/s', run: () => batchOf(8) },
   { name: 'store, 128 outstanding single-op tx', unit: 'records/s', run: () => storeWriters(128) },
   { name: 'store, 8 writers × 1 outstanding tx', unit: 'ops/s', run: () => storeWriters(8) },
 ];
@@ -111,10 +113,12 @@ const results = measures.map((m, i) => ({
   runs: runs[i],
   median: median(runs[i]),
 }));
-const [batch, put, store128, store8] = results.map((r) => r.median);
+const [batch, put, batch8, store128, store8] = results.map((r) => r.median);
 const targets = [
   { name: 'store 128 outstanding / batch-100 ceiling', value: store128 / batch, target: 0.7 },
   { name: 'store 8 writers / single-put ceiling', value: store8 / put, target: 6 },
+  // Not a SPEC target: how far the store is from the disk's own limit for 8 writers (raw batches of 8).
+  { name: 'store 8 writers / batch-8 fsync ceiling', value: store8 / batch8, target: 0.7 },
   { name: 'store 8 writers, k ops/s (SPEC §10 API ≥ 8k; upper bound)', value: store8 / 1000, target: 8 },
 ].map((t) => ({ ...t, pass: t.value >= t.target }));
 
@@ -146,6 +150,9 @@ report({
     `8 writers / single put is bounded by min(8, f/c) = ${bound8.toFixed(2)} here (f = ${fUs.toFixed(0)} µs ` +
       `per fsync'd put, c = ${c8.toFixed(1)} µs of main thread per transaction); 6× needs c ≤ f/6 = ` +
       `${(fUs / 6).toFixed(1)} µs`,
+    `and by the disk: raw fsync'd batches of 8 reach ${(batch8 / put).toFixed(2)}× the single-put rate here ` +
+      `(an fsync'd batch of 8 takes ${((8 * 1e6) / batch8).toFixed(0)} µs, one put ${fUs.toFixed(0)} µs): no store ` +
+      `whose 8 writers share one fsync can do more`,
   ],
   detail: { batchesPerRun },
 });
