@@ -248,6 +248,23 @@ export function encodeOpState(op: Op, stamp: Stamp): string {
   return flatten(op.kind === 'put' ? `${out}},"w":["put",${st}]}` : `${out}}}`);
 }
 
+/**
+ * The UTF-8 size of the canonical JSON of a put's attributes (recordBytes), read off `encoded` — encodeOpState of
+ * that put at `stamp` — without serializing them again: the encoding is that JSON with `[`, `,` + the stamp and `]`
+ * around each of the n values and the W part added, all ASCII but the stamp. Property-tested against recordBytes.
+ */
+export function putAttrBytes(
+  encoded: string,
+  attrs: Readonly<Record<string, JsonValue>>,
+  stamp: Stamp,
+): number {
+  let n = 0;
+  for (const _ in attrs) n++;
+  const stampBytes = Buffer.byteLength(stampText(stamp), 'utf8');
+  // {"a":{ … },"w":["put",S]} is 21 + S bytes around the attributes; each adds [ ,S ] (3 + S) to name:value.
+  return Buffer.byteLength(encoded, 'utf8') - 19 - 3 * n - (n + 1) * stampBytes;
+}
+
 /** `wall,counter,"node","epoch"` of a stamp, canonical (integers print as themselves). */
 function stampText(stamp: Stamp): string {
   return `${canonicalValue(stamp.wall)},${canonicalValue(stamp.counter)},${JSON.stringify(stamp.node)},${JSON.stringify(stamp.epoch)}`;

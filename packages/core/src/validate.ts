@@ -191,7 +191,11 @@ export function recordBytes(attrs: Readonly<Record<string, JsonValue>>): number 
 
 /** Returns the record's size in bytes if it is at most `maxRecordBytes`; TM_RECORD_TOO_LARGE otherwise. */
 export function assertRecordSize(attrs: Readonly<Record<string, JsonValue>>, maxRecordBytes: number): number {
-  const bytes = recordBytes(attrs);
+  return assertRecordBytes(recordBytes(attrs), maxRecordBytes);
+}
+
+/** assertRecordSize for a record whose size (`bytes`, as recordBytes measures it) is already known. */
+export function assertRecordBytes(bytes: number, maxRecordBytes: number): number {
   if (bytes > maxRecordBytes) {
     throw new TmError(
       'TM_RECORD_TOO_LARGE',

@@ -14,10 +14,12 @@ import {
   joinStates,
   liveRecord,
   maxStamp,
+  putAttrBytes,
   recordExists,
   stateOfOp,
 } from '../src/merge.js';
 import type { JsonValue, Op, PrimaryKey, RecordState, Stamp } from '../src/types.js';
+import { recordBytes } from '../src/validate.js';
 
 const st = (wall: number, node = 'a', counter = 0, epoch = 'e1'): Stamp => ({ wall, counter, node, epoch });
 const put = (key: PrimaryKey, attrs: Record<string, JsonValue>): Op => ({ kind: 'put', key, attrs });
@@ -430,6 +432,25 @@ describe('encodeState', () => {
     fc.assert(
       fc.property(opArb, stampArb, (op, stamp) => {
         assert.equal(encodeOpState(op, stamp), encodeState(stateOfOp(op, stamp)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("reads a put's attribute size off its encoding exactly as recordBytes measures the attributes", () => {
+    const attrsArb = fc
+      .array(
+        fc.tuple(
+          fc.string().filter((n) => !n.startsWith('__')),
+          valueArb,
+        ),
+        { maxLength: 6 },
+      )
+      .map((entries) => Object.fromEntries(entries) as Record<string, JsonValue>);
+    fc.assert(
+      fc.property(attrsArb, stampArb, (attrs, stamp) => {
+        const op: Op = { kind: 'put', key: 'k', attrs };
+        assert.equal(putAttrBytes(encodeOpState(op, stamp), attrs, stamp), recordBytes(attrs));
       }),
       { numRuns: 1000 },
     );

@@ -178,6 +178,17 @@ export function storeSuite({
         'TM_INVALID_VALUE',
       );
       assert.equal(await store.get('u', 1), undefined);
+      // The same when the bad part's size is only found while it is written (a put on a table without indexes
+      // is measured off its encoding, inside the transaction).
+      await rejectsWith(
+        store.writeLocal([
+          { table: 'u', ops: [{ kind: 'put', key: 1, attrs: { ok: true } }] },
+          { table: 't', ops: [{ kind: 'put', key: 2, attrs: { s: 'é'.repeat(100_000) } }] },
+        ]),
+        'TM_RECORD_TOO_LARGE',
+      );
+      assert.equal(await store.get('u', 1), undefined);
+      assert.equal(await store.get('t', 2), undefined);
       assert.deepEqual(await store.digest('t'), before);
       assert.equal((await store.readChanges('t', 0)).changes.length, changesBefore);
       await rejectsWith(

@@ -15,10 +15,17 @@ import {
   encodeState,
   foldOps,
   liveRecord,
+  putAttrBytes,
   stateOfOp,
 } from '../merge.js';
 import type { Op, PrimaryKey, RecordState, Stamp, Transaction } from '../types.js';
-import { assertPrimaryKey, assertRecordSize, opJsonBytes, validateRecordAttrs } from '../validate.js';
+import {
+  assertPrimaryKey,
+  assertRecordBytes,
+  assertRecordSize,
+  opJsonBytes,
+  validateRecordAttrs,
+} from '../validate.js';
 import { type Change, ChangeLog, type LiveRecord } from './change-log.js';
 import { type CommitObserver, Committer, NOT_IN_MEMORY, type TransactOptions, type Tx } from './commit.js';
 import { type BinKey, decodeKey, encodeKey, prefixEnd } from './keys.js';
@@ -303,15 +310,26 @@ export class Store {
   /**
    * Merges a transaction's ops into `def` (whose name is txn.table); emits the changes once durable. `local`: the
    * stamp was just issued by this clock, so ops that do not need the stored state (localNeedsStored) skip its read.
+   * `measure`: the sizes of a local request's ops were left to here (prepareLocal: all of them are written
+   * without a read) — measured off their encoding and checked against the limits as prepareLocal would.
    */
-  private applyOps(tx: Tx, def: TableDef, txn: Transaction, local = false): Change[] | Promise<Change[]> {
+  private applyOps(
+    tx: Tx,
+    def: TableDef,
+    txn: Transaction,
+    local = false,
+    measure = false,
+  ): Change[] | Promise<Change[]> {
     const changes: Change[] = [];
     const origin = txn.stamp.node;
+    let txBytes = txn.ops.length === 0 ? 2 : txn.ops.length + 1;
     for (let i = 0; i < txn.ops.length; i++) {
       const op = txn.ops[i]!;
       const rk = recordKey(def.name, op.key);
       if (local && !localNeedsStored(def, op)) {
-        changes.push(this.writeOwnState(tx, def, op, rk, txn.stamp));
+        const encoded = encodeOpState(op, txn.stamp);
+        if (measure) txBytes += this.ownOpBytes(op, encoded, txn.stamp);
+        changes.push(this.writeOwnState(tx, def, op, rk, txn.stamp, encoded));
         continue;
       }
       const known = tx.peek(rk);
@@ -320,16 +338,32 @@ export class Store {
       const change = this.mergeInto(tx, def, op.key, rk, known, stateOfOp(op, txn.stamp), origin);
       if (change) changes.push(change);
     }
+    if (measure) this.assertTxBytes(def, txBytes);
     if (changes.length > 0) tx.onDurable(() => this.emit(changes));
     return changes;
+  }
+
+  /** opJsonBytes of an op written without a read, its record size read off its encoding and checked. */
+  private ownOpBytes(op: Op, encoded: string, stamp: Stamp): number {
+    if (op.kind === 'delete') return opJsonBytes(op, 0);
+    return opJsonBytes(op, assertRecordBytes(putAttrBytes(encoded, op.attrs, stamp), this.maxRecordBytes));
+  }
+
+  /** TM_TX_TOO_LARGE when a transaction on `def` measures more than maxTxBytes (opJsonBytes of its ops, listed). */
+  private assertTxBytes(def: TableDef, txBytes: number): void {
+    if (txBytes > this.maxTxBytes) {
+      throw new TmError(
+        'TM_TX_TOO_LARGE',
+        `transaction on ${def.name} is ${txBytes} bytes; the limit is ${this.maxTxBytes}`,
+      );
+    }
   }
 
   /**
    * Writes a local op that needs no stored state (localNeedsStored): the I4 join is the op's own state, stored
    * as it is, without reading or joining (the state object is made only if a listener reads the change).
    */
-  private writeOwnState(tx: Tx, def: TableDef, op: Op, rk: BinKey, stamp: Stamp): Change {
-    const encoded = encodeOpState(op, stamp);
+  private writeOwnState(tx: Tx, def: TableDef, op: Op, rk: BinKey, stamp: Stamp, encoded: string): Change {
     tx.put(rk, encoded);
     return this.changeLog.append(tx, def, op.key, { encoded, state: () => stateOfOp(op, stamp) }, stamp.node);
   }
@@ -407,12 +441,12 @@ export class Store {
    */
   private commitLocal(
     tx: Tx,
-    tables: readonly [TableDef, Op[]][],
+    tables: readonly [TableDef, Op[], boolean][],
     from: number,
     txns: Transaction[],
   ): Transaction[] | Promise<Transaction[]> {
     for (let i = from; i < tables.length; i++) {
-      const [def, ops] = tables[i]!;
+      const [def, ops, measure] = tables[i]!;
       const slot = this.sink?.next(def.name);
       const hlc = this.clock.next();
       const stamp: Stamp = {
@@ -424,7 +458,7 @@ export class Store {
       const txn: Transaction = { table: def.name, stamp, seq: slot?.seq ?? 0, ops };
       txns.push(txn);
       // The stamp comes from this clock: nothing to observe (I2 is for stamps from elsewhere).
-      const applied = this.applyOps(tx, def, txn, true);
+      const applied = this.applyOps(tx, def, txn, true, measure);
       if (applied instanceof Promise || slot) {
         return (async () => {
           await applied;
@@ -437,27 +471,29 @@ export class Store {
   }
 
   /** Validation of a local request before any lock is taken; returns folded ops per table. */
-  private prepareLocal(writes: readonly LocalWrite[]): [TableDef, Op[]][] {
+  private prepareLocal(writes: readonly LocalWrite[]): [TableDef, Op[], boolean][] {
     if (!Array.isArray(writes) || writes.length === 0) {
       throw new TmError('TM_INVALID_ARGUMENT', 'a write needs at least one table with operations');
     }
     // Per table, in order of first mention. A request names few tables: a scan is cheaper than a Map.
-    const grouped: { def: TableDef; ops: Op[]; bytes: number }[] = [];
+    const grouped: { def: TableDef; ops: Op[]; later: boolean }[] = [];
     for (const write of writes) {
       const def = this.requireTable(write.table);
       if (!Array.isArray(write.ops)) throw new TmError('TM_INVALID_ARGUMENT', 'ops must be an array');
       let entry = grouped.find((g) => g.def === def);
       if (entry === undefined) {
-        entry = { def, ops: [], bytes: 0 };
+        // Sizes are measured off the encoding, in the transaction (applyOps), when every op of the table is
+        // written without a read (puts and deletes, no indexes): a record is then serialized once, not twice.
+        entry = { def, ops: [], later: def.indexes.length === 0 && def.expirationSec === undefined };
         grouped.push(entry);
       }
       for (const op of write.ops) {
-        const { valid, bytes } = this.validateOp(def, op);
+        const valid = this.validateOp(def, op);
         entry.ops.push(valid);
-        entry.bytes += bytes;
+        if (valid.kind === 'patch') entry.later = false;
       }
     }
-    return grouped.map(({ def, ops, bytes }) => {
+    return grouped.map(({ def, ops, later }): [TableDef, Op[], boolean] => {
       const folded = ops.length === 1 ? ops : foldOps(ops);
       if (folded.length > this.maxOpsPerTx) {
         throw new TmError(
@@ -465,31 +501,34 @@ export class Store {
           `${folded.length} operations on ${def.name}; the limit is ${this.maxOpsPerTx}`,
         );
       }
+      if (later) return [def, folded, true];
       // The size before folding bounds the folded size from above (fewer ops, fewer commas, merged attributes):
       // one canonical size per record. The list adds its brackets and commas, as the hub counts them.
-      const txBytes = bytes + (ops.length === 0 ? 2 : ops.length + 1);
-      if (txBytes > this.maxTxBytes) {
-        throw new TmError(
-          'TM_TX_TOO_LARGE',
-          `transaction on ${def.name} is ${txBytes} bytes; the limit is ${this.maxTxBytes}`,
-        );
-      }
-      return [def, folded];
+      let bytes = 0;
+      for (const op of ops) bytes += this.opBytes(op);
+      this.assertTxBytes(def, bytes + (ops.length === 0 ? 2 : ops.length + 1));
+      return [def, folded, false];
     });
   }
 
+  /** opJsonBytes of a validated op, its record size checked (TM_RECORD_TOO_LARGE). */
+  private opBytes(op: Op): number {
+    if (op.kind === 'delete') return opJsonBytes(op, 0);
+    return opJsonBytes(op, assertRecordSize(op.attrs, this.maxRecordBytes));
+  }
+
   /**
-   * Validates one op; `bytes` is the UTF-8 size of its canonical JSON as the hub measures it at ingest (opJsonBytes),
-   * so a transaction the edge accepts is never refused by the hub as too large (with the same maxTxBytes).
+   * Validates one op (its size is measured later: opBytes, or applyOps off its encoding). Sizes are the UTF-8
+   * bytes of canonical JSON as the hub measures them at ingest (opJsonBytes), so a transaction the edge accepts is
+   * never refused by the hub as too large (with the same maxTxBytes).
    */
-  private validateOp(def: TableDef, op: Op): { valid: Op; bytes: number } {
+  private validateOp(def: TableDef, op: Op): Op {
     if (typeof op !== 'object' || op === null) {
       throw new TmError('TM_INVALID_ARGUMENT', 'an operation must be an object');
     }
     const key = assertPrimaryKey(op.key);
     if (op.kind === 'delete') {
-      const valid: Op = { kind: 'delete', key };
-      return { valid, bytes: opJsonBytes(valid, 0) };
+      return { kind: 'delete', key };
     }
     if (op.kind !== 'put' && op.kind !== 'patch') {
       throw new TmError(
@@ -505,8 +544,7 @@ export class Store {
         `record ${JSON.stringify(given)} does not match key ${JSON.stringify(key)}`,
       );
     }
-    const valid: Op = { kind: op.kind, key, attrs };
-    return { valid, bytes: opJsonBytes(valid, assertRecordSize(attrs, this.maxRecordBytes)) };
+    return { kind: op.kind, key, attrs };
   }
 
   // ---- reads (durable data only) ----
