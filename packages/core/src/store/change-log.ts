@@ -115,7 +115,13 @@ export class ChangeLog {
    * Appends the change of `key` inside `tx`, trimming the oldest segments beyond retention. `after` undefined:
    * the record was removed outright. Memory moves only once the transaction is prepared.
    */
-  append(tx: Tx, def: TableDef, key: PrimaryKey, after: StateAfter | undefined, origin: string): Change {
+  append(
+    tx: Tx,
+    def: TableDef,
+    key: PrimaryKey,
+    after: StateAfter | undefined,
+    origin: string,
+  ): LoggedChange {
     const table = def.name;
     let log = this.tables.get(table);
     if (log === undefined) {
@@ -145,7 +151,7 @@ export class ChangeLog {
       });
       this.trim(tx, table, log, seq);
     }
-    return lazyChange(seq, def, key, origin, wall, after);
+    return { seq, table, key, origin, wall, after, def };
   }
 
   /** Drops segment i while the segments after it still hold at least `retention` entries (up to `seq`). */
@@ -216,29 +222,26 @@ function lastSeqOf(segment: Buffer): number {
   return entry.seq;
 }
 
-/** A change whose live record is derived on first use (most changes are never read from memory). */
-function lazyChange(
-  seq: number,
-  def: TableDef,
-  key: PrimaryKey,
-  origin: string,
-  wall: number,
-  after: StateAfter | undefined,
-): Change {
-  let record: LiveRecord | null | undefined;
-  return {
-    seq,
-    table: def.name,
-    key,
-    origin,
-    wall,
-    // An own enumerable accessor: spreads and JSON.stringify see `record` like a plain field.
-    get record() {
-      if (record === undefined)
-        record = after ? (liveRecord(after.state(), def.primaryKey, key) ?? null) : null;
-      return record;
-    },
-  };
+/**
+ * A change as the transaction that made it knows it. The live record is derived only when listeners want the
+ * change (toChange): most changes are never read from memory. A plain object on purpose — a getter per object
+ * (a closure and an accessor pair each) kept whole transactions alive through young-generation collections.
+ */
+export interface LoggedChange {
+  readonly seq: number;
+  readonly table: string;
+  readonly key: PrimaryKey;
+  readonly origin: string;
+  readonly wall: number;
+  /** the record after the change (undefined: removed outright), and its table: what toChange derives it from */
+  readonly after: StateAfter | undefined;
+  readonly def: TableDef;
+}
+
+/** The change as listeners and readers see it, with its live record. */
+export function toChange(c: LoggedChange): Change {
+  const record = c.after ? (liveRecord(c.after.state(), c.def.primaryKey, c.key) ?? null) : null;
+  return { seq: c.seq, table: c.table, key: c.key, record, origin: c.origin, wall: c.wall };
 }
 
 /** One entry as read back: `state` (the merge state after the change) or, in older logs, `record`. */

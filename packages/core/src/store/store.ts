@@ -26,14 +26,14 @@ import {
   opJsonBytes,
   validateRecordAttrs,
 } from '../validate.js';
-import { type Change, ChangeLog, type LiveRecord } from './change-log.js';
+import { type Change, ChangeLog, type LiveRecord, type LoggedChange, toChange } from './change-log.js';
 import { type CommitObserver, Committer, NOT_IN_MEMORY, type TransactOptions, type Tx } from './commit.js';
 import { type BinKey, decodeKey, encodeKey, prefixEnd } from './keys.js';
 import type { KvBackend, KvValue } from './kv.js';
 import { assertQuery, compareValues, matches, type Plan, planQuery, type Query, toKeyPart } from './query.js';
 import { makeTableDef, type TableDef, type TableInput, tableRef } from './tables.js';
 
-export type { Change, LiveRecord } from './change-log.js';
+export type { Change, LiveRecord, LoggedChange } from './change-log.js';
 export type { Tx } from './commit.js';
 
 /** Receives each local transaction inside its batch: the outbox (edge). May throw (e.g. TM_QUOTA_FULL). */
@@ -272,7 +272,7 @@ export class Store {
     key: PrimaryKey,
     incoming: RecordState,
     origin: string,
-  ): Promise<Change | undefined> {
+  ): Promise<LoggedChange | undefined> {
     const rk = recordKey(def.name, key);
     return this.mergeInto(tx, def, key, rk, await tx.get(rk), incoming, origin);
   }
@@ -286,7 +286,7 @@ export class Store {
     stored: KvValue | undefined,
     incoming: RecordState,
     origin: string,
-  ): Change | undefined {
+  ): LoggedChange | undefined {
     const raw = typeof stored === 'string' ? stored : stored?.toString('utf8');
     const before = raw === undefined ? undefined : decodeState(raw);
     const after = this.join(before ?? emptyState(), incoming);
@@ -301,7 +301,7 @@ export class Store {
   }
 
   /** Applies a transaction's ops by the I4 join and advances the HLC past its stamp (I2). */
-  async applyTransaction(tx: Tx, txn: Transaction): Promise<Change[]> {
+  async applyTransaction(tx: Tx, txn: Transaction): Promise<LoggedChange[]> {
     const def = this.requireTable(txn.table);
     this.clock.observe(txn.stamp); // I2
     return this.applyOps(tx, def, txn);
@@ -319,8 +319,8 @@ export class Store {
     txn: Transaction,
     local = false,
     measure = false,
-  ): Change[] | Promise<Change[]> {
-    const changes: Change[] = [];
+  ): LoggedChange[] | Promise<LoggedChange[]> {
+    const changes: LoggedChange[] = [];
     const origin = txn.stamp.node;
     let txBytes = txn.ops.length === 0 ? 2 : txn.ops.length + 1;
     for (let i = 0; i < txn.ops.length; i++) {
@@ -363,13 +363,20 @@ export class Store {
    * Writes a local op that needs no stored state (localNeedsStored): the I4 join is the op's own state, stored
    * as it is, without reading or joining (the state object is made only if a listener reads the change).
    */
-  private writeOwnState(tx: Tx, def: TableDef, op: Op, rk: BinKey, stamp: Stamp, encoded: string): Change {
+  private writeOwnState(
+    tx: Tx,
+    def: TableDef,
+    op: Op,
+    rk: BinKey,
+    stamp: Stamp,
+    encoded: string,
+  ): LoggedChange {
     tx.put(rk, encoded);
     return this.changeLog.append(tx, def, op.key, { encoded, state: () => stateOfOp(op, stamp) }, stamp.node);
   }
 
   /** applyOps from op `from` on, reading records from disk as needed. */
-  private async applyOpsFrom(tx: Tx, def: TableDef, txn: Transaction, from: number, changes: Change[]) {
+  private async applyOpsFrom(tx: Tx, def: TableDef, txn: Transaction, from: number, changes: LoggedChange[]) {
     for (let i = from; i < txn.ops.length; i++) {
       const op = txn.ops[i]!;
       const change = await this.mergeState(tx, def, op.key, stateOfOp(op, txn.stamp), txn.stamp.node);
@@ -380,7 +387,12 @@ export class Store {
   }
 
   /** Removes a record outright (retention, I13 snapshot pruning): no tombstone, logged as a change. */
-  async removeRecord(tx: Tx, def: TableDef, key: PrimaryKey, origin: string): Promise<Change | undefined> {
+  async removeRecord(
+    tx: Tx,
+    def: TableDef,
+    key: PrimaryKey,
+    origin: string,
+  ): Promise<LoggedChange | undefined> {
     const before = await this.readState(tx, def.name, key);
     if (!before) return undefined;
     tx.del(recordKey(def.name, key));
@@ -414,8 +426,11 @@ export class Store {
     for (const k of newKeys) if (!oldKeys.has(k)) tx.put(k, Buffer.alloc(0));
   }
 
-  private emit(changes: readonly Change[]): void {
-    for (const listener of this.listeners) listener(changes);
+  /** Hands durable changes to the listeners, with their live records (derived only when someone listens). */
+  private emit(changes: readonly LoggedChange[]): void {
+    if (this.listeners.size === 0) return;
+    const out = changes.map(toChange);
+    for (const listener of this.listeners) listener(out);
   }
 
   // ---- local writes ----
