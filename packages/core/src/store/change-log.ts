@@ -95,8 +95,10 @@ export class ChangeLog {
   }
 
   /** Starts an empty log (a table was created). */
-  reset(table: string): void {
-    this.tables.set(table, tableLog(table, 1, 1, []));
+  reset(table: string): TableLog {
+    const log = tableLog(table, 1, 1, []);
+    this.tables.set(table, log);
+    return log;
   }
 
   /** Forgets a table's log (the table was dropped; its keys are cleared by the store). */
@@ -123,11 +125,7 @@ export class ChangeLog {
     origin: string,
   ): LoggedChange {
     const table = def.name;
-    let log = this.tables.get(table);
-    if (log === undefined) {
-      log = tableLog(table, 1, 1, []);
-      this.tables.set(table, log);
-    }
+    const log = this.tables.get(table) ?? this.reset(table);
     if (log.pendingTx !== tx) {
       log.pendingTx = tx;
       log.pending = 0;
@@ -144,10 +142,9 @@ export class ChangeLog {
       `"origin":${this.lastOriginJson},"wall":${wall},"state":${after?.encoded ?? 'null'}}`;
     tx.appendLog(log.name, entry, () => encodeKey(['c', table, seq]));
     if (offset === 0) {
-      const prepared = log;
       tx.onPrepared(() => {
-        prepared.next += prepared.pending;
-        prepared.pendingTx = undefined;
+        log.next += log.pending;
+        log.pendingTx = undefined;
       });
       this.trim(tx, table, log, seq);
     }

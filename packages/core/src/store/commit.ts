@@ -307,14 +307,6 @@ export class Committer {
     this.busyNow = options.busyNow ?? (() => performance.eventLoopUtilization().active);
   }
 
-  /** Reads a key including prepared-but-unsynced writes. */
-  async readThrough(key: BinKey): Promise<Buffer | undefined> {
-    const pending = this.pendingGroup(key);
-    if (pending === undefined) return this.kv.get(key);
-    const value = pending.writes.get(key);
-    return value === undefined ? undefined : valueBytes(value);
-  }
-
   /** The prepared-but-unsynced value of `key` (undefined: a delete, or nothing pending — ask isPending). */
   pendingValue(key: BinKey): KvValue | undefined {
     return this.pendingGroup(key)?.writes.get(key);

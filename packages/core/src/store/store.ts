@@ -485,30 +485,28 @@ export class Store {
     return txns;
   }
 
-  /** Validation of a local request before any lock is taken; returns folded ops per table. */
+  /**
+   * Validation of a local request before any lock is taken; returns folded ops per table, and whether their sizes
+   * are left to the transaction: ops that are all written without a read are measured off their encoding there
+   * (applyOps), so a record is serialized once, not twice.
+   */
   private prepareLocal(writes: readonly LocalWrite[]): [TableDef, Op[], boolean][] {
     if (!Array.isArray(writes) || writes.length === 0) {
       throw new TmError('TM_INVALID_ARGUMENT', 'a write needs at least one table with operations');
     }
     // Per table, in order of first mention. A request names few tables: a scan is cheaper than a Map.
-    const grouped: { def: TableDef; ops: Op[]; later: boolean }[] = [];
+    const grouped: { def: TableDef; ops: Op[] }[] = [];
     for (const write of writes) {
       const def = this.requireTable(write.table);
       if (!Array.isArray(write.ops)) throw new TmError('TM_INVALID_ARGUMENT', 'ops must be an array');
       let entry = grouped.find((g) => g.def === def);
       if (entry === undefined) {
-        // Sizes are measured off the encoding, in the transaction (applyOps), when every op of the table is
-        // written without a read (puts and deletes, no indexes): a record is then serialized once, not twice.
-        entry = { def, ops: [], later: def.indexes.length === 0 && def.expirationSec === undefined };
+        entry = { def, ops: [] };
         grouped.push(entry);
       }
-      for (const op of write.ops) {
-        const valid = this.validateOp(def, op);
-        entry.ops.push(valid);
-        if (valid.kind === 'patch') entry.later = false;
-      }
+      for (const op of write.ops) entry.ops.push(this.validateOp(def, op));
     }
-    return grouped.map(({ def, ops, later }): [TableDef, Op[], boolean] => {
+    return grouped.map(({ def, ops }): [TableDef, Op[], boolean] => {
       const folded = ops.length === 1 ? ops : foldOps(ops);
       if (folded.length > this.maxOpsPerTx) {
         throw new TmError(
@@ -516,7 +514,7 @@ export class Store {
           `${folded.length} operations on ${def.name}; the limit is ${this.maxOpsPerTx}`,
         );
       }
-      if (later) return [def, folded, true];
+      if (ops.every((op) => !localNeedsStored(def, op))) return [def, folded, true];
       // The size before folding bounds the folded size from above (fewer ops, fewer commas, merged attributes):
       // one canonical size per record. The list adds its brackets and commas, as the hub counts them.
       let bytes = 0;
