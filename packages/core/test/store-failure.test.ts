@@ -11,7 +11,12 @@ import { Store } from '../src/store/store.js';
 /** A memory backend whose writes fail while `full` is set, like a disk without space. */
 class FullableKv extends MemoryKv {
   full = false;
+  /** how long a write takes (ms) */
+  delayMs = 0;
+  writes = 0;
   override async write(batch: readonly KvWrite[], sync: boolean): Promise<void> {
+    this.writes++;
+    if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (this.full) throw Object.assign(new Error('IO error: No space left on device'), { code: 'ENOSPC' });
     await super.write(batch, sync);
   }
@@ -57,5 +62,30 @@ test('a failed write is reported once, refuses what follows, and a reopened stor
     ],
     'the change log continues after the last durable entry',
   );
+  await store.close();
+});
+
+test('after a failed write nothing more is written: the group that was filling is refused, never written later', async () => {
+  const kv = new FullableKv();
+  let store = await Store.open({ kv, nodeId: 'n1' });
+  await store.createTable({ name: 't' });
+  const failures: unknown[] = [];
+  store.onFailure((err) => failures.push(err));
+  kv.full = true;
+  kv.delayMs = 30;
+  const inFlight = store.writeLocal(put('b', 2));
+  await new Promise((resolve) => setTimeout(resolve, 10)); // b's group is being written
+  const waiting = store.writeLocal(put('c', 3)); // joins the next group
+  const results = await Promise.allSettled([inFlight, waiting]);
+  for (const r of results) assert.ok(isTmError((r as PromiseRejectedResult).reason, 'TM_STORE_FAILED'));
+  const writes = kv.writes;
+  kv.full = false;
+  kv.delayMs = 0;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(kv.writes, writes, 'no write after the failure');
+  assert.equal(failures.length, 1, 'reported once');
+  await store.close();
+  store = await Store.open({ kv, nodeId: 'n1' });
+  assert.deepEqual(await store.query('t'), [], 'nothing of the refused writes');
   await store.close();
 });

@@ -540,9 +540,13 @@ export class Committer {
     }
   }
 
-  /** Writes the open group now, unless a write is in flight (the open group then goes when it lands). */
+  /**
+   * Writes the open group now, unless a write is in flight (the open group then goes when it lands). Never after a
+   * failed write: the groups it left behind were refused (TM_STORE_FAILED), so writing them later would store what
+   * their writers were told failed — and report the failure again.
+   */
   private startWrite(): void {
-    if (this.flushing !== undefined || isEmpty(this.open)) return;
+    if (this.flushing !== undefined || isEmpty(this.open) || this.failure !== undefined) return;
     if (this.groupTimer) clearTimeout(this.groupTimer);
     this.groupTimer = undefined;
     if (this.lazyTimer) clearTimeout(this.lazyTimer);
