@@ -61,9 +61,19 @@ describe('fault: the edge disk fills up, then frees (ENOSPC, I6)', { timeout: TI
         (op) => op.node === 'edgeA' && op.kind !== 'read' && op.outcome && op.outcome !== 'ok',
       );
     for (let i = 0; i < 120 && refusedA().length < 20; i++) await sleep(250);
-    assert.ok(refusedA().length >= 20, `the disk filled up (${refusedA().length} writes refused)`);
+    // On failure: how the writes ended (a hung edge shows as timeouts, not refusals) and what it logged last.
+    const outcomes = () =>
+      JSON.stringify(
+        refusedA()
+          .map((op) => `${op.outcome} ${op.status ?? op.error ?? ''}`)
+          .slice(-6),
+      );
+    assert.ok(
+      refusedA().length >= 20,
+      `the disk filled up (${refusedA().length} writes refused: ${outcomes()})\n${a.tail(8)}`,
+    );
     const statuses = new Set(refusedA().map((op) => op.status));
-    assert.ok(statuses.has(503), `refused with 503 (statuses ${[...statuses].join(', ')})`);
+    assert.ok(statuses.has(503), `refused with 503 (${outcomes()})\n${a.tail(8)}`);
     await sleep(1_000);
 
     execFileSync('mount', ['-o', 'remount,size=512m', a.dataDir]);

@@ -135,6 +135,7 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
       primaryKeyOf: (table) => s.getTable(table)?.primaryKey ?? 'id',
       hubEpoch: () => knownHubEpoch,
       send,
+      connected: () => link?.connected === true,
       log,
       receipts,
     });
@@ -222,6 +223,9 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
         await s.transact((tx) => tx.put(META_HUB_EPOCH, Buffer.from(welcome.hubEpoch)));
         knownHubEpoch = welcome.hubEpoch;
       }
+      // The link may have dropped while this welcome was handled (its onDisconnect stopped both already): the
+      // welcome of the next connection starts them.
+      if (!l.connected) return;
       pub.start();
       sub.start();
     }

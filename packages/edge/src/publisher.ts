@@ -32,6 +32,10 @@ export interface PublisherDeps {
   /** the hub epoch of the last welcome, undefined before the first one */
   hubEpoch?(): string | undefined;
   send(topic: string, payload: Uint8Array): Promise<void>;
+  /** whether the link is up now; nothing is sent while it is not (the next welcome starts the publisher again) */
+  connected?(): boolean;
+  /** after a send failed, ms before sending is tried again on the same link (default SEND_RETRY_MS) */
+  readonly sendRetryMs?: number;
   log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
   /** told of every receipt the outbox took (the HTTP API's confirm=hub waits on it) */
   readonly receipts?: {
@@ -45,6 +49,9 @@ interface InFlight {
   readonly toSeq: number;
   readonly sentAt: number;
 }
+
+/** Default delay before sending again after a send failed while the link looked up (ms). */
+export const SEND_RETRY_MS = 1_000;
 
 /** Sends outbox batches while the link is up. */
 export class Publisher {
@@ -65,6 +72,12 @@ export class Publisher {
   private again = false;
   private readonly holdTimers = new Map<string, NodeJS.Timeout>();
   private timer: NodeJS.Timeout | undefined;
+  /**
+   * Set when a send failed: nothing is sent until it fires (or the next start). Without it, a failed send reset
+   * the table and the drain loop, whose awaits resolve from memory, sent it again in the same turn — forever,
+   * starving the event loop (an edge welcomed just after its link dropped stopped answering HTTP).
+   */
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: PublisherDeps) {}
 
@@ -73,6 +86,7 @@ export class Publisher {
     this.generation++;
     this.active = true;
     this.inFlight = [];
+    this.clearRetry();
     for (const table of this.deps.outbox.publishedTables()) this.deps.outbox.resetInFlight(table);
     this.timer ??= setInterval(() => this.checkTimeouts(), Math.min(1000, this.deps.limits.receiptTimeoutMs));
     this.timer.unref();
@@ -102,8 +116,24 @@ export class Publisher {
     this.inFlight = [];
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.clearRetry();
     for (const t of this.holdTimers.values()) clearTimeout(t);
     this.holdTimers.clear();
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  /** A send failed: try again after sendRetryMs, not now (the same link would refuse it again at once). */
+  private retryLater(): void {
+    if (this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.active) this.pump();
+    }, this.deps.sendRetryMs ?? SEND_RETRY_MS);
+    this.retryTimer.unref();
   }
 
   /** New local writes were committed: send them if the window allows. */
@@ -135,7 +165,9 @@ export class Publisher {
 
   private async drain(): Promise<void> {
     const { outbox, limits } = this.deps;
-    while (this.active && this.inFlight.length < limits.windowBatches) {
+    while (this.active && this.retryTimer === undefined && this.inFlight.length < limits.windowBatches) {
+      // A welcome handled after its link dropped starts the publisher on a dead link: nothing to send on it.
+      if (this.deps.connected?.() === false) return;
       this.again = false;
       const table = outbox.pickTable();
       if (table === undefined) return;
@@ -173,6 +205,7 @@ export class Publisher {
         this.deps.log.warn({ err: String(err), table: batch.table }, 'publisher: batch not sent');
         this.forget(batch.table);
         outbox.resetInFlight(batch.table);
+        this.retryLater();
       });
     }
   }
