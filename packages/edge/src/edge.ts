@@ -225,7 +225,10 @@ export function buildEdge(config: EdgeConfig, deps: EdgeDeps = {}): Edge {
       }
       // The link may have dropped while this welcome was handled (its onDisconnect stopped both already): the
       // welcome of the next connection starts them.
-      if (!l.connected) return;
+      if (!l.connected) {
+        log.info('the link dropped while the welcome was handled: waiting for the next welcome');
+        return;
+      }
       pub.start();
       sub.start();
     }
