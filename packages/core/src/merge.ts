@@ -198,28 +198,74 @@ function foldTwo(prev: Op, next: Op): Op {
 
 /**
  * Canonical serialization of the full merge state (W and per-attribute stamps), RFC 8785, so replicas can be
- * compared byte for byte (I4): `{"a":{name:[value,wall,counter,node,epoch]},"w":[kind,wall,counter,node,epoch]}`.
+ * compared byte for byte (I4): `{"a":{name:[value,i]},"s":[[wall,counter,node,epoch],…],"w":[kind,i]}`. Each
+ * distinct stamp is written once in `s` and referred to by its index: W's first, then the attributes' in name
+ * order, each where it first appears — so equal states give equal text. The attributes of one write share one
+ * stamp: a record written whole is its values and one stamp (a 5-tuple per attribute more than doubled it,
+ * and every byte is copied into the batch, written and fsync'd twice — record and change log).
  */
 export function encodeState(state: RecordState): string {
   // Written directly rather than through an intermediate document: this runs once per write. Each piece is
-  // what canonicalJson would produce — names sorted by UTF-16 code units ("a" < "w"), values canonical.
+  // what canonicalJson would produce — names sorted by UTF-16 code units ("a" < "s" < "w"), values canonical.
+  const stamps = new StampTable();
+  const w =
+    state.w === undefined ? '' : `,"w":[${JSON.stringify(state.w.kind)},${stamps.indexOf(state.w.stamp)}]`;
   const names = sortedNames(state.attrs);
   let out = '{"a":{';
-  // The attributes of one write share one stamp object: serialize it once.
-  let lastStamp: Stamp | undefined;
-  let lastStampText = '';
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     const { value, stamp } = state.attrs[name]!;
-    if (stamp !== lastStamp) {
-      lastStamp = stamp;
-      lastStampText = stampText(stamp);
-    }
-    out += `${i > 0 ? ',' : ''}${JSON.stringify(name)}:[${canonicalValue(value)},${lastStampText}]`;
+    out += `${i > 0 ? ',' : ''}${JSON.stringify(name)}:[${canonicalValue(value)},${stamps.indexOf(stamp)}]`;
   }
-  out += '}';
-  if (state.w !== undefined) out += `,"w":[${JSON.stringify(state.w.kind)},${stampText(state.w.stamp)}]`;
-  return flatten(`${out}}`);
+  return flatten(`${out}},"s":[${stamps.text()}]${w}}`);
+}
+
+/** The distinct stamps of a state in order of first appearance, equal stamps (by value) at one index. */
+class StampTable {
+  private readonly stamps: Stamp[] = [];
+  private readonly texts: string[] = [];
+  /** text → index, once the table is long enough that a scan would cost more */
+  private byText: Map<string, number> | undefined;
+  private last: Stamp | undefined;
+  private lastIndex = 0;
+
+  indexOf(stamp: Stamp): number {
+    // The attributes of one write share one stamp object: most lookups end here.
+    if (stamp === this.last) return this.lastIndex;
+    let index = -1;
+    if (this.byText === undefined) {
+      index = this.stamps.findIndex(
+        (s) =>
+          s === stamp ||
+          (s.wall === stamp.wall &&
+            s.counter === stamp.counter &&
+            s.node === stamp.node &&
+            s.epoch === stamp.epoch),
+      );
+    }
+    const text = index < 0 ? stampText(stamp) : '';
+    if (this.byText !== undefined) index = this.byText.get(text) ?? -1;
+    if (index < 0) {
+      index = this.stamps.length;
+      this.stamps.push(stamp);
+      this.texts.push(text);
+      if (this.byText === undefined && this.stamps.length > 16) {
+        this.byText = new Map(this.texts.map((t, i) => [t, i]));
+      } else {
+        this.byText?.set(text, index);
+      }
+    }
+    this.last = stamp;
+    this.lastIndex = index;
+    return index;
+  }
+
+  /** `[wall,counter,node,epoch],…` in index order. */
+  text(): string {
+    let out = '';
+    for (let i = 0; i < this.texts.length; i++) out += `${i > 0 ? ',' : ''}[${this.texts[i]}]`;
+    return out;
+  }
 }
 
 /**
@@ -234,24 +280,26 @@ function flatten(text: string): string {
 
 /**
  * `encodeState(stateOfOp(op, stamp))`, written from the op without building the state: what a local write that
- * joins nothing is stored as (its stamp passes every stored one, so the I4 join is the op's own state).
+ * joins nothing is stored as (its stamp passes every stored one, so the I4 join is the op's own state). Every
+ * attribute and W refer to the op's one stamp, index 0.
  */
 export function encodeOpState(op: Op, stamp: Stamp): string {
-  const st = stampText(stamp);
-  if (op.kind === 'delete') return `{"a":{},"w":["delete",${st}]}`;
+  const stamps = `"s":[[${stampText(stamp)}]]`;
+  if (op.kind === 'delete') return `{"a":{},${stamps},"w":["delete",0]}`;
   const names = sortedNames(op.attrs);
+  if (names.length === 0 && op.kind === 'patch') return '{"a":{},"s":[]}';
   let out = '{"a":{';
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
-    out += `${i > 0 ? ',' : ''}${JSON.stringify(name)}:[${canonicalValue(op.attrs[name]!)},${st}]`;
+    out += `${i > 0 ? ',' : ''}${JSON.stringify(name)}:[${canonicalValue(op.attrs[name]!)},0]`;
   }
-  return flatten(op.kind === 'put' ? `${out}},"w":["put",${st}]}` : `${out}}}`);
+  return flatten(op.kind === 'put' ? `${out}},${stamps},"w":["put",0]}` : `${out}},${stamps}}`);
 }
 
 /**
  * The UTF-8 size of the canonical JSON of a put's attributes (recordBytes), read off `encoded` — encodeOpState of
- * that put at `stamp` — without serializing them again: the encoding is that JSON with `[`, `,` + the stamp and `]`
- * around each of the n values and the W part added, all ASCII but the stamp. Property-tested against recordBytes.
+ * that put at `stamp` — without serializing them again: the encoding is that JSON with `[` and `,0]` around each
+ * of the n values, and the stamp table and W after it, all ASCII but the stamp. Property-tested against recordBytes.
  */
 export function putAttrBytes(
   encoded: string,
@@ -261,8 +309,8 @@ export function putAttrBytes(
   let n = 0;
   for (const _ in attrs) n++;
   const stampBytes = Buffer.byteLength(stampText(stamp), 'utf8');
-  // {"a":{ … },"w":["put",S]} is 21 + S bytes around the attributes; each adds [ ,S ] (3 + S) to name:value.
-  return Buffer.byteLength(encoded, 'utf8') - 19 - 3 * n - (n + 1) * stampBytes;
+  // {"a":{ … },"s":[[S]],"w":["put",0]} is 29 + S bytes around the attributes' {…}; each adds [ and ,0] (4).
+  return Buffer.byteLength(encoded, 'utf8') - 29 - 4 * n - stampBytes;
 }
 
 /** `wall,counter,"node","epoch"` of a stamp, canonical (integers print as themselves). */
@@ -291,32 +339,40 @@ export function decodeState(text: string): RecordState {
 
 /** decodeState of an already parsed document (e.g. a state embedded in a change-log entry). */
 export function decodeStateDoc(doc: unknown): RecordState {
-  if (!isPlainObject(doc) || !isPlainObject(doc['a'])) throw malformed('expected {"a":{…},"w"?:[…]}');
-  for (const k of Object.keys(doc)) if (k !== 'a' && k !== 'w') throw malformed(`unexpected field ${k}`);
+  if (!isPlainObject(doc) || !isPlainObject(doc['a']) || !Array.isArray(doc['s'])) {
+    throw malformed('expected {"a":{…},"s":[…],"w"?:[…]}');
+  }
+  for (const k of Object.keys(doc))
+    if (k !== 'a' && k !== 's' && k !== 'w') throw malformed(`unexpected field ${k}`);
+  // Stamps referred to by index decode to one object each: the attributes of one write share it, as the write
+  // made them (encodeState then finds each by identity).
+  const stamps = doc['s'].map((tuple, i) => decodeStamp(tuple, `stamp ${i}`));
+  const stampAt = (index: unknown, where: string): Stamp => {
+    const stamp = Number.isInteger(index) ? stamps[index as number] : undefined;
+    if (stamp === undefined) throw malformed(`${where}: no stamp ${JSON.stringify(index)}`);
+    return stamp;
+  };
   let w: W | undefined;
   if (doc['w'] !== undefined) {
     const tuple = doc['w'];
-    if (!Array.isArray(tuple) || tuple.length !== 5 || (tuple[0] !== 'put' && tuple[0] !== 'delete')) {
-      throw malformed('w must be [kind, wall, counter, node, epoch]');
+    if (!Array.isArray(tuple) || tuple.length !== 2 || (tuple[0] !== 'put' && tuple[0] !== 'delete')) {
+      throw malformed('w must be [kind, stamp index]');
     }
-    w = { kind: tuple[0], stamp: decodeStamp(tuple, undefined, 'w') };
+    w = { kind: tuple[0], stamp: stampAt(tuple[1], 'w') };
   }
   const src = doc['a'];
   const entries: [string, StampedValue][] = [];
-  // The attributes of one write share one stamp: decode equal stamps to one object, as the write made them
-  // (encodeState then serializes each stamp once).
-  let previous = w?.stamp;
   for (const name of Object.keys(src)) {
     const tuple = src[name];
-    if (!Array.isArray(tuple) || tuple.length !== 5) throw malformed(`attribute ${name} must be a 5-tuple`);
+    if (!Array.isArray(tuple) || tuple.length !== 2)
+      throw malformed(`attribute ${name} must be [value, stamp index]`);
     let value: JsonValue;
     try {
       value = assertJsonValue(tuple[0], assertAttributeName(name));
     } catch (err) {
       throw malformed(`attribute ${JSON.stringify(name)}: ${(err as Error).message}`);
     }
-    const stamp = decodeStamp(tuple, previous, name);
-    previous = stamp;
+    const stamp = stampAt(tuple[1], `attribute ${name}`);
     // I4: a stored state never holds an attribute its W supersedes.
     if (!survives(stamp, w)) throw malformed(`attribute ${name} is not newer than W`);
     entries.push([name, { value, stamp }]);
@@ -325,16 +381,14 @@ export function decodeStateDoc(doc: unknown): RecordState {
   return w === undefined ? { attrs } : { w, attrs };
 }
 
-/** The stamp in tuple[1..4] (`[_, wall, counter, node, epoch]`); `same` when equal to it. */
-function decodeStamp(tuple: readonly unknown[], same: Stamp | undefined, where: string): Stamp {
-  const [, wall, counter, node, epoch] = tuple;
-  if (typeof node !== 'string' || typeof epoch !== 'string')
-    throw malformed(`stamp of ${where}: bad node/epoch`);
-  if (same && same.wall === wall && same.counter === counter && same.node === node && same.epoch === epoch) {
-    return same; // already validated
-  }
+/** A stamp `[wall, counter, node, epoch]`, validated. */
+function decodeStamp(tuple: unknown, where: string): Stamp {
+  if (!Array.isArray(tuple) || tuple.length !== 4)
+    throw malformed(`${where} must be [wall, counter, node, epoch]`);
+  const [wall, counter, node, epoch] = tuple;
+  if (typeof node !== 'string' || typeof epoch !== 'string') throw malformed(`${where}: bad node/epoch`);
   try {
-    const hlc = assertHlc({ wall, counter }, `stamp of ${where}`);
+    const hlc = assertHlc({ wall, counter }, where);
     return { wall: hlc.wall, counter: hlc.counter, node, epoch };
   } catch (err) {
     throw malformed((err as Error).message);

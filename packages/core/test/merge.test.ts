@@ -77,7 +77,7 @@ describe('I4 examples', () => {
     ]);
     const after = applyOp(before, patch('k', { a: 9 }), st(1000));
     assert.equal(encodeState(after), encodeState(before));
-    assert.equal(encodeState(after), '{"a":{},"w":["delete",2000,0,"a","e1"]}');
+    assert.equal(encodeState(after), '{"a":{},"s":[[2000,0,"a","e1"]],"w":["delete",0]}');
     assert.equal(recordExists(after), false);
     assert.equal(liveRecord(after, 'id', 'k'), undefined);
   });
@@ -304,13 +304,17 @@ describe('encodeState / decodeState', () => {
     const text = encodeState(s);
     assert.equal(
       text,
-      '{"a":{"a":[null,1000,3,"n1","ep"],"b":[[1,{"x":1,"y":2}],1000,3,"n1","ep"],"c":["é",2000,0,"n2","ep"]},' +
-        '"w":["put",1000,3,"n1","ep"]}',
+      '{"a":{"a":[null,0],"b":[[1,{"x":1,"y":2}],0],"c":["é",1]},' +
+        '"s":[[1000,3,"n1","ep"],[2000,0,"n2","ep"]],"w":["put",0]}',
     );
     assert.deepEqual(decodeState(text), s);
     assert.equal(encodeState(decodeState(text)), text);
-    assert.equal(encodeState(emptyState()), '{"a":{}}');
-    assert.deepEqual(decodeState('{"a":{}}'), emptyState());
+    assert.equal(encodeState(emptyState()), '{"a":{},"s":[]}');
+    assert.deepEqual(decodeState('{"a":{},"s":[]}'), emptyState());
+    // Attributes that refer to one stamp share one object, as the write made them.
+    const decoded = decodeState(text);
+    assert.equal(decoded.attrs['a']!.stamp, decoded.attrs['b']!.stamp);
+    assert.equal(decoded.attrs['a']!.stamp, decoded.w!.stamp);
   });
 
   it('refuses malformed state with TM_INVALID_VALUE', () => {
@@ -319,20 +323,28 @@ describe('encodeState / decodeState', () => {
       '[]',
       '{}',
       '{"a":[]}',
-      '{"a":{},"x":1}',
-      '{"a":{},"w":["maybe",1,0,"n","e"]}',
-      '{"a":{},"w":["put",1,0,"n"]}',
-      '{"a":{},"w":["put",-1,0,"n","e"]}',
-      '{"a":{},"w":["put",9007199254740992,0,"n","e"]}',
-      '{"a":{},"w":["put",1,4294967296,"n","e"]}',
-      '{"a":{},"w":["put",1,0,5,"e"]}',
-      '{"a":{"v":[1,1,0,"n"]}}',
-      '{"a":{"__proto__":[1,1,0,"n","e"]}}',
-      '{"a":{"":[1,1,0,"n","e"]}}',
-      '{"a":{"v":[9007199254740993,1,0,"n","e"]}}',
+      '{"a":{}}', // no stamp table
+      '{"a":{},"s":{}}',
+      '{"a":{},"s":[],"x":1}',
+      '{"a":{},"s":[[1,0,"n","e"]],"w":["maybe",0]}',
+      '{"a":{},"s":[[1,0,"n","e"]],"w":["put",1,0,"n","e"]}', // the old 5-tuple form
+      '{"a":{},"s":[[1,0,"n"]],"w":["put",0]}',
+      '{"a":{},"s":[[-1,0,"n","e"]],"w":["put",0]}',
+      '{"a":{},"s":[[9007199254740992,0,"n","e"]],"w":["put",0]}',
+      '{"a":{},"s":[[1,4294967296,"n","e"]],"w":["put",0]}',
+      '{"a":{},"s":[[1,0,5,"e"]],"w":["put",0]}',
+      '{"a":{},"s":[[1,0,"n","e"]],"w":["put",1]}', // no stamp 1
+      '{"a":{},"s":[[1,0,"n","e"]],"w":["put",-1]}',
+      '{"a":{},"s":[[1,0,"n","e"]],"w":["put",0.5]}',
+      '{"a":{},"s":[[1,0,"n","e"]],"w":["put","0"]}',
+      '{"a":{"v":[1]},"s":[[1,0,"n","e"]]}',
+      '{"a":{"v":[1,0,0]},"s":[[1,0,"n","e"]]}',
+      '{"a":{"__proto__":[1,0]},"s":[[1,0,"n","e"]]}',
+      '{"a":{"":[1,0]},"s":[[1,0,"n","e"]]}',
+      '{"a":{"v":[9007199254740993,0]},"s":[[1,0,"n","e"]]}',
       // an attribute W supersedes cannot be stored (I4)
-      '{"a":{"v":[1,1,0,"n","e"]},"w":["put",2,0,"n","e"]}',
-      '{"a":{"v":[1,2,0,"n","e"]},"w":["delete",2,0,"n","e"]}',
+      '{"a":{"v":[1,0]},"s":[[1,0,"n","e"],[2,0,"n","e"]],"w":["put",1]}',
+      '{"a":{"v":[1,0]},"s":[[2,0,"n","e"]],"w":["delete",0]}',
     ];
     for (const text of bad) {
       assert.throws(
@@ -342,7 +354,7 @@ describe('encodeState / decodeState', () => {
       );
     }
     // an attribute at a put's own stamp is that put's attribute
-    assert.deepEqual(decodeState('{"a":{"v":[1,2,0,"n","e"]},"w":["put",2,0,"n","e"]}').attrs['v'], {
+    assert.deepEqual(decodeState('{"a":{"v":[1,0]},"s":[[2,0,"n","e"]],"w":["put",0]}').attrs['v'], {
       value: 1,
       stamp: { wall: 2, counter: 0, node: 'n', epoch: 'e' },
     });
@@ -379,13 +391,23 @@ describe('tombstones and GC helpers (I5)', () => {
 describe('encodeState', () => {
   /** The documented format built as a document and canonicalised: the oracle of the direct writer. */
   function referenceEncoding(state: RecordState): string {
-    const tuple = (s: Stamp): JsonValue[] => [s.wall, s.counter, s.node, s.epoch];
+    // The stamp table as documented: each distinct stamp (by value) once, W's first, then the attributes' in
+    // name order (UTF-16 code units), where each first appears.
+    const table: JsonValue[][] = [];
+    const index = (s: Stamp): number => {
+      const tuple = [s.wall, s.counter, s.node, s.epoch];
+      const at = table.findIndex((t) => JSON.stringify(t) === JSON.stringify(tuple));
+      return at >= 0 ? at : table.push(tuple) - 1;
+    };
+    const w = state.w ? [state.w.kind, index(state.w.stamp)] : undefined;
     // fromEntries, not assignment: `__proto__` is an attribute name like any other here.
     const a: Record<string, JsonValue> = Object.fromEntries(
-      Object.entries(state.attrs).map(([name, { value, stamp }]) => [name, [value, ...tuple(stamp)]]),
+      Object.keys(state.attrs)
+        .sort()
+        .map((name) => [name, [state.attrs[name]!.value, index(state.attrs[name]!.stamp)]]),
     );
-    const doc: Record<string, JsonValue> = { a };
-    if (state.w) doc['w'] = [state.w.kind, ...tuple(state.w.stamp)];
+    const doc: Record<string, JsonValue> = { a, s: table };
+    if (w) doc['w'] = w;
     return canonicalJson(doc);
   }
 
@@ -398,13 +420,25 @@ describe('encodeState', () => {
   const valueArb = fc.jsonValue().map((v) => JSON.parse(JSON.stringify(v)) as JsonValue);
   const stateArb = fc
     .record({
-      stamps: fc.array(stampArb, { minLength: 1, maxLength: 3 }),
+      // Few stamps (one write's, a patch's) or many (past the table's switch to a Map), with copies of equal
+      // value that must share an index.
+      stamps: fc
+        .oneof(
+          fc.array(stampArb, { minLength: 1, maxLength: 3 }),
+          fc.array(stampArb, { minLength: 17, maxLength: 30 }),
+        )
+        .chain((stamps) =>
+          fc
+            .array(fc.nat(stamps.length - 1), { maxLength: 3 })
+            .map((copies) => [...stamps, ...copies.map((i) => ({ ...stamps[i]! }))]),
+        ),
       // Index-like names ("10" < "9" in code units) are listed first and in numeric order by Object.keys.
       attrs: fc.dictionary(
         fc.oneof(fc.string(), fc.constantFrom('0', '1', '9', '10', '4294967295', 'a', 'B', '_')),
-        fc.tuple(valueArb, fc.nat(2)),
+        fc.tuple(valueArb, fc.nat(40)),
+        { maxKeys: 40 },
       ),
-      w: fc.option(fc.tuple(fc.constantFrom<'put' | 'delete'>('put', 'delete'), fc.nat(2)), {
+      w: fc.option(fc.tuple(fc.constantFrom<'put' | 'delete'>('put', 'delete'), fc.nat(40)), {
         nil: undefined,
       }),
     })
@@ -471,7 +505,7 @@ describe('encodeState', () => {
     assert.equal(encodeState(s), referenceEncoding(s));
     assert.equal(
       encodeState(s),
-      '{"a":{"a":["x\\u0000\\"",5,3,"n\\"1","e1"],"b":[0,5,3,"n\\"1","e1"],"c":[{"y":[2e+21,1e-7],"z":1},5,3,"n\\"1","e1"]},"w":["put",5,3,"n\\"1","e1"]}',
+      '{"a":{"a":["x\\u0000\\"",0],"b":[0,0],"c":[{"y":[2e+21,1e-7],"z":1},0]},"s":[[5,3,"n\\"1","e1"]],"w":["put",0]}',
     );
   });
 });
