@@ -231,32 +231,35 @@ class StampTable {
 
   indexOf(stamp: Stamp): number {
     // The attributes of one write share one stamp object: most lookups end here.
-    if (stamp === this.last) return this.lastIndex;
-    let index = -1;
-    if (this.byText === undefined) {
-      index = this.stamps.findIndex(
-        (s) =>
-          s === stamp ||
-          (s.wall === stamp.wall &&
-            s.counter === stamp.counter &&
-            s.node === stamp.node &&
-            s.epoch === stamp.epoch),
-      );
+    if (stamp !== this.last) {
+      this.last = stamp;
+      this.lastIndex = this.byText === undefined ? this.scan(stamp) : -1;
+      if (this.lastIndex < 0) this.lastIndex = this.byTextOrAdd(stamp, stampText(stamp));
     }
-    const text = index < 0 ? stampText(stamp) : '';
-    if (this.byText !== undefined) index = this.byText.get(text) ?? -1;
-    if (index < 0) {
-      index = this.stamps.length;
-      this.stamps.push(stamp);
-      this.texts.push(text);
-      if (this.byText === undefined && this.stamps.length > 16) {
-        this.byText = new Map(this.texts.map((t, i) => [t, i]));
-      } else {
-        this.byText?.set(text, index);
-      }
-    }
-    this.last = stamp;
-    this.lastIndex = index;
+    return this.lastIndex;
+  }
+
+  /** The index of a stamp equal to `stamp`, -1 if none: a scan while the table is short. */
+  private scan(stamp: Stamp): number {
+    return this.stamps.findIndex(
+      (s) =>
+        s === stamp ||
+        (s.wall === stamp.wall &&
+          s.counter === stamp.counter &&
+          s.node === stamp.node &&
+          s.epoch === stamp.epoch),
+    );
+  }
+
+  /** The index of the stamp printed as `text` (`stamp`'s), added at the end if new. */
+  private byTextOrAdd(stamp: Stamp, text: string): number {
+    const known = this.byText?.get(text);
+    if (known !== undefined) return known;
+    const index = this.texts.length;
+    this.stamps.push(stamp);
+    this.texts.push(text);
+    if (this.byText !== undefined) this.byText.set(text, index);
+    else if (this.texts.length > 16) this.byText = new Map(this.texts.map((t, i) => [t, i]));
     return index;
   }
 
