@@ -26,12 +26,20 @@ class FullableKv extends MemoryKv {
 
 const put = (key: string, v: number) => [{ table: 't', ops: [{ kind: 'put' as const, key, attrs: { v } }] }];
 
-test('a failed write is reported once, refuses what follows, and a reopened store holds exactly the acked writes', async () => {
+/** A store with table `t` on a FullableKv, and the failures it reports. */
+async function openFullable() {
   const kv = new FullableKv();
-  let store = await Store.open({ kv, nodeId: 'n1' });
+  const store = await Store.open({ kv, nodeId: 'n1' });
   await store.createTable({ name: 't' });
   const failures: unknown[] = [];
   store.onFailure((err) => failures.push(err));
+  return { kv, store, failures };
+}
+
+test('a failed write is reported once, refuses what follows, and a reopened store holds exactly the acked writes', async () => {
+  const opened = await openFullable();
+  const { kv, failures } = opened;
+  let store = opened.store;
   await store.writeLocal(put('a', 1));
 
   kv.full = true;
@@ -66,11 +74,9 @@ test('a failed write is reported once, refuses what follows, and a reopened stor
 });
 
 test('after a failed write nothing more is written: the group that was filling is refused, never written later', async () => {
-  const kv = new FullableKv();
-  let store = await Store.open({ kv, nodeId: 'n1' });
-  await store.createTable({ name: 't' });
-  const failures: unknown[] = [];
-  store.onFailure((err) => failures.push(err));
+  const opened = await openFullable();
+  const { kv, failures } = opened;
+  let store = opened.store;
   kv.full = true;
   kv.delayMs = 30;
   const inFlight = store.writeLocal(put('b', 2));

@@ -62,7 +62,7 @@ describe('Publisher: sends that fail', () => {
     publisher.stop();
   });
 
-  it('tries again after sendRetryMs, once per failure', async () => {
+  it('tries again after sendRetryMs, and stop() cancels the retry', async () => {
     const { publisher, sent } = await setup({ sendRetryMs: 20 });
     publisher.start();
     for (let i = 0; i < 5; i++) await turn();
